@@ -1,0 +1,13 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  // One Temporal dev server for the whole run; each test file uses its own task queue.
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
+  testTimeout: 180_000,
+  maxWorkers: 2,
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+};

@@ -1,0 +1,273 @@
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export type GitAuth =
+  | { accessToken: string }
+  | { basicAuth: { userName: string; password: string } }
+  | { sshAuth: { sshPrivateKey: string; password?: string } };
+
+export interface FetchSourceOptions {
+  /** https://, http://, file://, ssh:// or scp-like (user@host:path) URL. */
+  repoURL: string;
+  /** "main" or "refs/heads/main"; mutually exclusive with `commit`. */
+  branch?: string;
+  /** Full or abbreviated commit sha. */
+  commit?: string;
+  /** Directory to create; must not exist. Removed again if the fetch fails. */
+  dest: string;
+  /** Already-decrypted credentials. */
+  auth?: GitAuth;
+  /** Receives progress lines (credentials masked). */
+  log: (line: string) => void;
+  /** Abort kills the git process group and rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Called with the pid of every git process spawned (pid is also its process group id). */
+  onSpawn?: (pid: number) => void;
+}
+
+const KILL_GRACE_MS = 5000;
+const ERROR_TAIL_LINES = 10;
+
+// Answers git's "Username for ..." prompt with the user name and every other prompt
+// (git's "Password for ...", ssh's "Enter passphrase for key ...") with the password.
+const ASKPASS_SCRIPT = `#!/bin/sh
+case "$1" in
+  Username*) printf '%s\\n' "$STACKWRIGHT_GIT_USERNAME" ;;
+  *) printf '%s\\n' "$STACKWRIGHT_GIT_PASSWORD" ;;
+esac
+`;
+
+interface GitContext {
+  env: NodeJS.ProcessEnv;
+  secrets: string[];
+  log: (line: string) => void;
+  signal?: AbortSignal;
+  onSpawn?: (pid: number) => void;
+}
+
+export async function fetchSource(o: FetchSourceOptions): Promise<{ commit: string }> {
+  const { repoURL, commit, log, signal } = o;
+  const branch = o.branch?.replace(/^refs\/heads\//, '');
+  if (branch !== undefined && commit !== undefined) {
+    throw new Error('fetchSource: branch and commit are mutually exclusive');
+  }
+  // A leading '-' would be parsed by git (or ssh) as an option, e.g. --upload-pack=<command>.
+  if (!repoURL || repoURL.startsWith('-')) {
+    throw new Error(`fetchSource: invalid repository URL ${JSON.stringify(redactURL(repoURL))}`);
+  }
+  if (branch !== undefined && (!branch || branch.startsWith('-'))) {
+    throw new Error(`fetchSource: invalid branch name ${JSON.stringify(o.branch)}`);
+  }
+  if (commit !== undefined && !/^[0-9a-f]{4,64}$/i.test(commit)) {
+    throw new Error(`fetchSource: invalid commit sha ${JSON.stringify(commit)}`);
+  }
+  signal?.throwIfAborted();
+  // Absolute, so it can never look like an option either.
+  const dest = path.resolve(o.dest);
+  if (await fs.lstat(dest).then(() => true, () => false)) {
+    throw new Error(`fetchSource: destination ${dest} already exists`);
+  }
+
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'stackwright-git-'));
+  try {
+    const ctx = await authContext(o, tmp);
+    const git = (args: string[], capture = false) => runGit(args, ctx, capture);
+    log(`Fetching ${redactURL(repoURL)} (${branch ? `branch ${branch}` : commit ? `commit ${commit}` : 'default branch'})`);
+    try {
+      if (commit) {
+        await git(['init', '-q', '--initial-branch=main', '--', dest]);
+        await git(['-C', dest, 'remote', 'add', '--', 'origin', repoURL]);
+        let fetched = false;
+        // Servers only resolve full object names; abbreviated ones need the whole history.
+        if (commit.length === 40 || commit.length === 64) {
+          fetched = await git(['-C', dest, 'fetch', '--progress', '--depth', '1', 'origin', commit]).then(
+            () => true,
+            (err: unknown) => {
+              if (signal?.aborted) throw err;
+              log('Shallow fetch of the commit failed; fetching the full history instead');
+              return false;
+            },
+          );
+        }
+        if (!fetched) await git(['-C', dest, 'fetch', '--progress', '--tags', 'origin']);
+        await git(['-C', dest, 'checkout', '-q', '--detach', `${commit}^{commit}`]);
+      } else {
+        const branchArgs = branch ? ['--branch', branch] : [];
+        await git(['clone', '--progress', '--depth', '1', ...branchArgs, '--single-branch', '--', repoURL, dest]);
+      }
+      const head = (await git(['-C', dest, 'rev-parse', 'HEAD'], true)).trim();
+      log(`Checked out ${head}`);
+      return { commit: head };
+    } catch (err) {
+      // Leave nothing behind so that a retry (e.g. a Temporal activity retry) can use the same dest.
+      await fs.rm(dest, { recursive: true, force: true });
+      throw err;
+    }
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Minimal child environment plus whatever the credentials need, and the strings to mask in output. */
+async function authContext(o: FetchSourceOptions, tmp: string): Promise<GitContext> {
+  // Not process.env: the worker's environment holds Stackwright's own secrets.
+  const env: NodeJS.ProcessEnv = { GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
+  for (const name of ['PATH', 'HOME', 'LANG']) {
+    if (process.env[name] !== undefined) env[name] = process.env[name];
+  }
+  const secrets = urlPasswords(o.repoURL);
+  const askpass = path.join(tmp, 'askpass.sh');
+  const auth = o.auth;
+
+  if (auth && 'sshAuth' in auth) {
+    const { sshPrivateKey, password } = auth.sshAuth;
+    const keyFile = path.join(tmp, 'id_key');
+    // OpenSSH refuses keys without a trailing newline and keys readable by others.
+    await fs.writeFile(keyFile, sshPrivateKey.endsWith('\n') ? sshPrivateKey : `${sshPrivateKey}\n`, { mode: 0o600 });
+    const ssh = ['ssh', '-i', shellQuote(keyFile), '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=accept-new'];
+    if (password) {
+      await fs.writeFile(askpass, ASKPASS_SCRIPT, { mode: 0o700 });
+      Object.assign(env, {
+        SSH_ASKPASS: askpass,
+        SSH_ASKPASS_REQUIRE: 'force',
+        DISPLAY: ':0',
+        STACKWRIGHT_GIT_PASSWORD: password,
+      });
+      // Without BatchMode ssh could fall back to password authentication and send the
+      // key passphrase (our askpass answer) to the server as a login password.
+      ssh.push('-o', 'PreferredAuthentications=publickey');
+      secrets.push(password);
+    } else {
+      ssh.push('-o', 'BatchMode=yes');
+    }
+    env.GIT_SSH_COMMAND = ssh.join(' ');
+  } else if (auth) {
+    const [userName, password] =
+      'accessToken' in auth
+        ? ['x-access-token', auth.accessToken] // only asked for if the URL carries no user name
+        : [auth.basicAuth.userName, auth.basicAuth.password];
+    await fs.writeFile(askpass, ASKPASS_SCRIPT, { mode: 0o700 });
+    Object.assign(env, {
+      GIT_ASKPASS: askpass,
+      STACKWRIGHT_GIT_USERNAME: userName,
+      STACKWRIGHT_GIT_PASSWORD: password,
+    });
+    secrets.push(password);
+  }
+  return {
+    env,
+    // Longest first, so a secret containing another is masked whole.
+    secrets: secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length),
+    log: o.log,
+    signal: o.signal,
+    onSpawn: o.onSpawn,
+  };
+}
+
+/** Runs git (never through a shell), streaming output lines to ctx.log; resolves with stdout when `capture`. */
+function runGit(args: string[], ctx: GitContext, capture: boolean): Promise<string> {
+  const { signal, secrets } = ctx;
+  const mask = (line: string) => secrets.reduce((l, s) => l.split(s).join('[secret]'), line);
+  const subcommand = args[0] === '-C' ? args[2] : args[0];
+  ctx.log(mask(`$ git ${args.map((a) => (/^[a-z]+:\/\//i.test(a) ? redactURL(a) : a)).join(' ')}`));
+
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    // An empty credential.helper resets the list, so helpers from the user's config are ignored.
+    const child = spawn('git', ['-c', 'credential.helper=', ...args], {
+      env: ctx.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Own process group, so that an abort also kills git's helpers (remote-https, ssh).
+      detached: true,
+    });
+    if (child.pid !== undefined) ctx.onSpawn?.(child.pid);
+
+    let stdout = '';
+    const stderrTail: string[] = [];
+    const lineSplitter = (onLine: (line: string) => void) => {
+      let partial = '';
+      return {
+        write(chunk: string) {
+          // git rewrites progress lines in place with '\r'.
+          const lines = (partial + chunk).split(/\r\n|\r|\n/);
+          partial = lines.pop() ?? '';
+          for (const line of lines) if (line.trim()) onLine(mask(line.trimEnd()));
+        },
+        end() {
+          if (partial.trim()) onLine(mask(partial.trimEnd()));
+          partial = '';
+        },
+      };
+    };
+    const errLines = lineSplitter((line) => {
+      ctx.log(line);
+      stderrTail.push(line);
+      if (stderrTail.length > ERROR_TAIL_LINES) stderrTail.shift();
+    });
+    const outLines = lineSplitter(ctx.log);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (capture ? (stdout += chunk) : outLines.write(chunk)));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => errLines.write(chunk));
+
+    let killTimer: NodeJS.Timeout | undefined;
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        // already gone
+      }
+    };
+    const onAbort = () => {
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+      killTimer.unref();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    let settled = false;
+    const settle = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      // 'close' waits for the output pipes, which git's helpers share, so the group is gone by now.
+      clearTimeout(killTimer);
+      if (err === undefined) resolve(stdout);
+      else reject(err);
+    };
+    child.on('error', (err) => settle(new Error(`failed to run git ${subcommand}: ${err.message}`)));
+    child.on('close', (code, sig) => {
+      errLines.end();
+      outLines.end();
+      if (signal?.aborted) return settle(signal.reason);
+      if (code === 0) return settle();
+      const detail = stderrTail.length ? `:\n${stderrTail.join('\n')}` : '';
+      settle(new Error(`git ${subcommand} failed with ${code !== null ? `exit code ${code}` : `signal ${sig}`}${detail}`));
+    });
+  });
+}
+
+/** Drops the password from URLs with a user-info part; scp-like and local paths pass through. */
+function redactURL(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+function urlPasswords(url: string): string[] {
+  try {
+    const { password } = new URL(url);
+    return password ? [password, decodeURIComponent(password)] : [];
+  } catch {
+    return [];
+  }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

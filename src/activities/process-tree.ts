@@ -1,0 +1,45 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+/** PIDs of every live descendant of `root` (Linux /proc). */
+export function descendants(root = process.pid): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Field 4 of stat is the parent pid; the command name in field 2 may contain spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const stack = [root];
+  while (stack.length) for (const c of children.get(stack.pop()!) ?? []) out.push(c), stack.push(c);
+  return out;
+}
+
+/** Working directory of a process, or undefined once it is gone. */
+export function cwdOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** SIGKILLs this process's descendants that run inside `dir`: the Automation API hides their PIDs. */
+export function killProcessesIn(dir: string): number[] {
+  const killed: number[] = [];
+  for (const pid of descendants()) {
+    if (!cwdOf(pid)?.startsWith(dir)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    } catch {
+      /* gone */
+    }
+  }
+  return killed;
+}

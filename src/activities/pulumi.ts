@@ -1,0 +1,71 @@
+import { Context, cancellationSignal } from '@temporalio/activity';
+import { LocalWorkspace, PulumiCommand, Stack, type OpMap } from '@pulumi/pulumi/automation';
+import type { OpenDeployment } from './context';
+import type { LogWriter } from './log-writer';
+import { safeHeartbeat } from './run-process';
+import { killProcessesIn } from './process-tree';
+
+export interface PulumiSummary {
+  result: string;
+  resourceChanges: OpMap;
+}
+
+/**
+ * Runs the deployment's Pulumi operation through the Automation API on the cloned program.
+ * Cancellation sends SIGINT (Pulumi's graceful stop); after the grace period whatever still runs
+ * in the program directory is killed.
+ */
+export async function pulumiOperation(o: OpenDeployment, log: LogWriter, pulumiRoot: string, killGraceMs: number): Promise<PulumiSummary> {
+  const pulumiCommand = await PulumiCommand.get({ root: pulumiRoot, skipVersionCheck: true });
+  const { PATH: _path, ...envVars } = o.env;
+  const ws = await LocalWorkspace.create({ workDir: o.programDir, pulumiCommand, pulumiHome: o.env.PULUMI_HOME, envVars });
+  const stack = await Stack.createOrSelect(o.input.stack, ws);
+
+  const signal = cancellationSignal();
+  const onAbort = () => {
+    log.line(`Cancellation requested: stopping pulumi (force stop in ${Math.round(killGraceMs / 1000)} s).`);
+    setTimeout(() => {
+      const killed = killProcessesIn(o.programDir);
+      if (killed.length) log.line(`Pulumi did not stop in time; killed ${killed.length} process(es).`);
+    }, killGraceMs).unref();
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  const beat = setInterval(() => safeHeartbeat(), 5_000);
+  const common = {
+    color: 'never' as const,
+    signal,
+    onOutput: (out: string) => {
+      safeHeartbeat();
+      log.write(out);
+    },
+    onError: (err: string) => log.write(err),
+  };
+  log.line(`$ pulumi ${o.input.operation === 'update' ? 'up' : o.input.operation} --stack ${o.input.stack}`);
+  try {
+    switch (o.input.operation) {
+      case 'update': {
+        const r = await stack.up(common);
+        return { result: r.summary.result, resourceChanges: r.summary.resourceChanges ?? {} };
+      }
+      case 'preview': {
+        const r = await stack.preview(common);
+        return { result: 'succeeded', resourceChanges: r.changeSummary };
+      }
+      case 'refresh': {
+        const r = await stack.refresh(common);
+        return { result: r.summary.result, resourceChanges: r.summary.resourceChanges ?? {} };
+      }
+      case 'destroy': {
+        const r = await stack.destroy(common);
+        return { result: r.summary.result, resourceChanges: r.summary.resourceChanges ?? {} };
+      }
+    }
+  } catch (err) {
+    if (signal.aborted) throw Context.current().cancellationSignal.reason ?? err;
+    // The CLI's output is already in the log; keep the failure message short.
+    throw new Error(`pulumi ${o.input.operation} failed${(err as { commandResult?: { code?: number } }).commandResult?.code !== undefined ? ` (exit code ${(err as { commandResult: { code: number } }).commandResult.code})` : ''}`);
+  } finally {
+    clearInterval(beat);
+    signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,22 @@
+import { Hono } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { bodyLimit } from 'hono/body-limit';
+import type { ApiDeps } from './deps';
+import { apiError, errorHandler } from './errors';
+import { settingsRoutes } from './routes/settings';
+import { deploymentRoutes } from './routes/deployments';
+
+export type { ApiDeps } from './deps';
+
+/** The HTTP API. Paths and fields follow Pulumi Deployments' REST API. */
+export function createApp(deps: ApiDeps) {
+  const stack = '/api/stacks/:org/:project/:stack';
+  return new Hono()
+    .onError(errorHandler(deps.log))
+    .notFound((c) => apiError(c, 404, 'not found'))
+    .get('/healthz', (c) => c.json({ ok: true }))
+    .use('/api/*', bearerAuth({ token: deps.token, prefix: 'token' }))
+    .use('/api/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') }))
+    .route(`${stack}/deployments/settings`, settingsRoutes(deps))
+    .route(`${stack}/deployments`, deploymentRoutes(deps));
+}

@@ -1,0 +1,113 @@
+import { Hono } from 'hono';
+import { zValidator } from '@hono/zod-validator';
+import { z } from 'zod';
+import { StackRef } from '../../shared/names';
+import { CreateDeploymentRequest, stepNames, type DeploymentInput } from '../../shared/deployment';
+import { runnableIssues, type DeploymentSettings } from '../../shared/settings';
+import { sealSecrets } from '../../shared/secrets';
+import { mergeSettings, stripNulls } from '../../shared/merge';
+import { deploymentWorkflowId, stackWorkflowId } from '../../shared/ids';
+import { StackAttr } from '../../shared/search-attributes';
+import { stackKey } from '../../shared/names';
+import { enqueueSignal } from '../../workflows/definitions';
+import type { stackQueue } from '../../workflows/stack-queue';
+import { apiError, badRequest, onInvalid } from '../errors';
+import { presentDeployment } from '../present';
+import { readLogs } from '../logs';
+import type { ApiDeps } from '../deps';
+
+const params = zValidator('param', StackRef, onInvalid());
+const withId = zValidator('param', StackRef.extend({ id: z.string() }), onInvalid());
+const boolParam = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+const ListQuery = z.object({
+  page: z.coerce.number().int().min(1).default(1),
+  pageSize: z.coerce.number().int().min(1).max(100).default(10),
+  asc: boolParam.default(false),
+});
+
+const LogsQuery = z.object({
+  continuationToken: z.string().regex(/^0\.\d+\.\d+$/, 'expected a token returned by an earlier call').optional(),
+  job: z.coerce.number().int().min(0).max(0).optional(),
+  step: z.coerce.number().int().min(0).optional(),
+  offset: z.coerce.number().int().min(0).default(0),
+  count: z.coerce.number().int().min(1).max(499).default(100),
+});
+
+/** POST/GET .../deployments, GET .../deployments/{id}, GET .../deployments/{id}/logs */
+export function deploymentRoutes(deps: ApiDeps) {
+  const { store } = deps;
+
+  return new Hono()
+    .post('/', params, zValidator('json', CreateDeploymentRequest, onInvalid()), async (c) => {
+      const ref = c.req.valid('param');
+      const { operation, inheritSettings, ...overrides } = c.req.valid('json');
+      const stored = inheritSettings ? await store.getSettings(ref) : undefined;
+      if (inheritSettings && !stored && Object.keys(overrides).length === 0) {
+        return apiError(c, 404, 'this stack has no deployment settings; store some or send them in the request');
+      }
+      const sealed = sealSecrets(overrides, deps.box.encrypt);
+      const settings = stored ? mergeSettings<DeploymentSettings>(stored.settings, sealed) : stripNulls(sealed as DeploymentSettings);
+      const issues = runnableIssues(settings);
+      if (issues.length) return badRequest(c, issues);
+
+      const initiator = c.req.header('X-Pulumi-Deployment-Initiator')?.slice(0, 32) || 'api';
+      const record = await store.createDeployment(ref, {
+        operation,
+        settings,
+        inheritSettings,
+        initiator,
+        requestedBy: 'api-token',
+        steps: stepNames(settings),
+      });
+      const input: DeploymentInput = { ...ref, id: record.id, version: record.version, operation, settings };
+      try {
+        await deps.temporal.workflow.signalWithStart<typeof stackQueue, [DeploymentInput]>('stackQueue', {
+          workflowId: stackWorkflowId(ref),
+          taskQueue: deps.taskQueue,
+          args: [{ stack: ref }],
+          signal: enqueueSignal,
+          signalArgs: [input],
+          typedSearchAttributes: [{ key: StackAttr, value: stackKey(ref) }],
+        });
+      } catch (err) {
+        deps.log.error({ err, deployment: record.id }, 'could not queue deployment');
+        await store.setStatus(record.id, 'failed', 'could not reach Temporal to queue the deployment');
+        return apiError(c, 503, 'could not reach Temporal to queue the deployment; try again');
+      }
+      return c.json({ id: record.id, version: record.version, consoleUrl: consoleUrl(deps, ref, record.version, record.id) }, 202);
+    })
+    .get('/', params, zValidator('query', ListQuery, onInvalid(['query'])), async (c) => {
+      const ref = c.req.valid('param');
+      const q = c.req.valid('query');
+      const page = await store.listDeployments(ref, q);
+      if (page.total === 0 && !(await store.getSettings(ref))) return apiError(c, 404, 'stack not found');
+      return c.json({
+        deployments: page.deployments.map((d) => presentDeployment(d, page.latestVersion)),
+        itemsPerPage: q.pageSize,
+        total: page.total,
+      });
+    })
+    .get('/:id', withId, async (c) => {
+      const { id, ...ref } = c.req.valid('param');
+      const d = await store.getDeployment(ref, id);
+      if (!d) return apiError(c, 404, 'deployment not found');
+      return c.json(presentDeployment(d, await store.latestVersion(ref)));
+    })
+    .get('/:id/logs', withId, zValidator('query', LogsQuery, onInvalid(['query'])), async (c) => {
+      const { id, ...ref } = c.req.valid('param');
+      const d = await store.getDeployment(ref, id);
+      if (!d) return apiError(c, 404, 'deployment not found');
+      const q = c.req.valid('query');
+      if (q.step !== undefined && q.step >= d.steps.length) {
+        return badRequest(c, [{ path: ['step'], message: `this deployment has ${d.steps.length} steps (0-based)` }], ['query']);
+      }
+      return c.json(await readLogs(store, d, q));
+    });
+}
+
+function consoleUrl(deps: ApiDeps, ref: StackRef, version: number, id: string): string {
+  if (!deps.temporalUiUrl) return `${deps.publicUrl}/api/stacks/${ref.org}/${ref.project}/${ref.stack}/deployments/${id}`;
+  const wf = encodeURIComponent(deploymentWorkflowId(ref, version));
+  return `${deps.temporalUiUrl}/namespaces/${encodeURIComponent(deps.namespace)}/workflows/${wf}`;
+}

@@ -1,0 +1,77 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const optionalUrl = z.string().url().optional();
+
+/** Every setting Stackwright reads from the environment (see the README's table). */
+export const EnvConfig = z.object({
+  STACKWRIGHT_DATA_DIR: z.string().min(1).default('./.stackwright'),
+  STACKWRIGHT_PORT: port.default(8080),
+  STACKWRIGHT_HOST: z.string().min(1).default('127.0.0.1'),
+  STACKWRIGHT_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  STACKWRIGHT_SECRETS_KEY: z
+    .string()
+    .refine((k) => Buffer.from(k, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
+    .optional(),
+  STACKWRIGHT_DATABASE_URL: z.string().min(1).optional(),
+  STACKWRIGHT_PUBLIC_URL: optionalUrl,
+  STACKWRIGHT_TASK_QUEUE: z.string().min(1).default('stackwright'),
+  STACKWRIGHT_TEMPORAL_PORT: port.default(7233),
+  STACKWRIGHT_TEMPORAL_UI_URL: optionalUrl,
+  STACKWRIGHT_KILL_GRACE_SECONDS: z.coerce.number().min(0).default(120),
+  STACKWRIGHT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  PULUMI_BACKEND_URL: z.string().min(1).optional(),
+  PULUMI_CONFIG_PASSPHRASE: z.string().optional(),
+});
+export type EnvConfig = z.infer<typeof EnvConfig>;
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; a bad value fails with a message naming the variable. */
+export function parseEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
+  const r = EnvConfig.safeParse(env);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}
+
+export interface Config extends EnvConfig {
+  dataDir: string;
+  token: string;
+  secretsKey: Buffer;
+  pulumiPassphrase: string;
+  databaseUrl: string;
+  publicUrl: string;
+}
+
+/**
+ * Resolves the settings that default to generated secrets: each is created once, kept in the
+ * data dir (mode 0600) and reused, so a restart keeps the token and can read what it stored.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const e = parseEnv(env);
+  const dataDir = resolve(e.STACKWRIGHT_DATA_DIR);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const kept = (file: string, make: () => string) => {
+    const path = join(dataDir, file);
+    if (!existsSync(path)) writeFileSync(path, make(), { mode: 0o600, flag: 'wx' });
+    return readFileSync(path, 'utf8').trim();
+  };
+  return {
+    ...e,
+    dataDir,
+    token: e.STACKWRIGHT_TOKEN ?? kept('api-token', () => randomBytes(24).toString('base64url')),
+    secretsKey: Buffer.from(e.STACKWRIGHT_SECRETS_KEY ?? kept('secrets.key', () => randomBytes(32).toString('base64')), 'base64'),
+    pulumiPassphrase: e.PULUMI_CONFIG_PASSPHRASE ?? kept('pulumi-passphrase', () => randomBytes(24).toString('base64url')),
+    databaseUrl: e.STACKWRIGHT_DATABASE_URL ?? join(dataDir, 'stackwright.db'),
+    publicUrl: e.STACKWRIGHT_PUBLIC_URL ?? `http://${e.STACKWRIGHT_HOST}:${e.STACKWRIGHT_PORT}`,
+  };
+}
+
+/** Variables that must not reach deployments: the Automation API passes its process env on. */
+export const PRIVATE_ENV = ['STACKWRIGHT_TOKEN', 'STACKWRIGHT_SECRETS_KEY', 'STACKWRIGHT_DATABASE_URL', 'PULUMI_CONFIG_PASSPHRASE'];

@@ -1,0 +1,48 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { devServerSearchAttributeFlags } from './temporal';
+
+export interface DevServerOptions {
+  temporalCli: string;
+  dataDir: string;
+  port: number;
+  namespace: string;
+  /** Defaults to a file in the data dir so workflows survive restarts. */
+  dbFilename?: string;
+  ui?: boolean;
+}
+
+/** Starts `temporal server start-dev` and resolves once its gRPC port accepts connections. */
+export async function startDevServer(o: DevServerOptions): Promise<{ address: string; uiUrl?: string; child: ChildProcess }> {
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(o.port),
+    '--namespace', o.namespace,
+    '--db-filename', o.dbFilename ?? join(o.dataDir, 'temporal.db'),
+    '--log-level', 'warn',
+    ...(o.ui === false ? ['--headless'] : ['--ui-port', String(o.port + 1000)]),
+    ...devServerSearchAttributeFlags(),
+  ];
+  const child = spawn(o.temporalCli, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const address = `127.0.0.1:${o.port}`;
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`temporal dev server exited with code ${code}`))),
+  );
+  await Promise.race([waitForPort('127.0.0.1', o.port, 60_000), exited]);
+  return { address, uiUrl: o.ui === false ? undefined : `http://localhost:${o.port + 1000}`, child };
+}
+
+export async function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = createConnection({ host, port }, () => (s.end(), res(true)));
+      s.once('error', () => res(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

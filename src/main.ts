@@ -1,0 +1,133 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { serve } from '@hono/node-server';
+import { ConfigError, loadConfig, PRIVATE_ENV, type Config } from './config';
+import { createLogger } from './logger';
+import { resolveTools } from './tools';
+import { startDevServer } from './dev-server';
+import { connectClient, connectWorker, registerSearchAttributes } from './temporal';
+import { openDatabase } from './store/db';
+import { Store } from './store/store';
+import { SecretBox } from './secret-box';
+import { createApp } from './api/app';
+import { createWorkers, runWorkers } from './worker';
+
+const log = createLogger();
+
+/** `main.ts api`: the HTTP API alone. */
+async function runApi(config: Config): Promise<void> {
+  const address = requireTemporal(config);
+  const store = new Store(await openDatabase(config.databaseUrl));
+  const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE);
+  const app = createApp({
+    store,
+    box: new SecretBox(config.secretsKey),
+    temporal,
+    token: config.token,
+    taskQueue: config.STACKWRIGHT_TASK_QUEUE,
+    namespace: config.TEMPORAL_NAMESPACE,
+    publicUrl: config.publicUrl,
+    temporalUiUrl: config.STACKWRIGHT_TEMPORAL_UI_URL,
+    log,
+  });
+  const server = serve({ fetch: app.fetch, hostname: config.STACKWRIGHT_HOST, port: config.STACKWRIGHT_PORT }, () =>
+    log.info(`API listening on ${config.publicUrl}`),
+  );
+  const stop = () => server.close(() => void temporal.connection.close().then(() => store.db.destroy()));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+/** `main.ts worker`: runs deployments. */
+async function runWorker(config: Config): Promise<void> {
+  const address = requireTemporal(config);
+  // Pulumi's Automation API hands this process's environment to every deployment.
+  for (const name of PRIVATE_ENV) delete process.env[name];
+  const store = new Store(await openDatabase(config.databaseUrl));
+  const client = await connectClient(address, config.TEMPORAL_NAMESPACE);
+  await registerSearchAttributes(client, config.TEMPORAL_NAMESPACE);
+  await client.connection.close();
+  const connection = await connectWorker(address);
+  const workers = await createWorkers({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.STACKWRIGHT_TASK_QUEUE,
+    store,
+    config,
+    pulumiRoot: resolveTools().pulumiRoot,
+  });
+  log.info('worker running');
+  await runWorkers(workers);
+  await connection.close();
+  await store.db.destroy();
+}
+
+/** `main.ts` (npm start): dev server when needed, then worker and API as one supervised group. */
+async function runAll(config: Config): Promise<void> {
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stop = (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    const force = setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), 15_000);
+    void Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(() => {
+      clearTimeout(force);
+      process.exit(code);
+    });
+  };
+  process.once('SIGINT', () => stop(0));
+  process.once('SIGTERM', () => stop(0));
+
+  let address = config.TEMPORAL_ADDRESS;
+  let uiUrl = config.STACKWRIGHT_TEMPORAL_UI_URL;
+  if (!address) {
+    const dev = await startDevServer({
+      temporalCli: resolveTools().temporalCli,
+      dataDir: config.dataDir,
+      port: config.STACKWRIGHT_TEMPORAL_PORT,
+      namespace: config.TEMPORAL_NAMESPACE,
+    });
+    children.push(dev.child);
+    dev.child.once('exit', () => stop(1));
+    address = dev.address;
+    uiUrl ??= dev.uiUrl;
+  }
+  const env = { ...process.env, TEMPORAL_ADDRESS: address, STACKWRIGHT_TOKEN: config.token, ...(uiUrl ? { STACKWRIGHT_TEMPORAL_UI_URL: uiUrl } : {}) };
+  for (const role of ['worker', 'api']) {
+    const child = spawn(process.execPath, [...process.execArgv, __filename, role], { env, stdio: 'inherit' });
+    child.once('exit', (code) => {
+      if (!stopping) log.error(`${role} exited with code ${code}; stopping`);
+      stop(1);
+    });
+    children.push(child);
+  }
+  console.log(
+    [
+      '',
+      `  Stackwright API   ${config.publicUrl}`,
+      `  Temporal UI       ${uiUrl ?? '(external Temporal: see its own UI)'}`,
+      `  API token         ${config.token}`,
+      `  Data directory    ${config.dataDir}`,
+      '',
+    ].join('\n'),
+  );
+}
+
+function requireTemporal(config: Config): string {
+  if (!config.TEMPORAL_ADDRESS) throw new ConfigError('TEMPORAL_ADDRESS is required when running a single role');
+  return config.TEMPORAL_ADDRESS;
+}
+
+async function main(): Promise<void> {
+  const role = process.argv[2] ?? 'all';
+  const config = loadConfig();
+  if (role === 'api') return runApi(config);
+  if (role === 'worker') return runWorker(config);
+  if (role === 'all') return runAll(config);
+  throw new ConfigError(`unknown role '${role}': use api, worker or nothing (all)`);
+}
+
+main().catch((err) => {
+  console.error(err instanceof ConfigError ? `stackwright: ${err.message}` : err);
+  process.exit(1);
+});

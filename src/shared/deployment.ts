@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { settingsFields, normalizeSettingsInput, type DeploymentSettings } from './settings';
+import type { StackRef } from './names';
+
+export const Operation = z.enum(['update', 'preview', 'refresh', 'destroy']);
+export type Operation = z.infer<typeof Operation>;
+
+/** Body of POST .../deployments: an operation plus optional settings that override stored ones. */
+export const CreateDeploymentRequest = z.preprocess(
+  normalizeSettingsInput,
+  z
+    .object({
+      operation: Operation,
+      inheritSettings: z.boolean().default(true),
+      ...settingsFields,
+    })
+    .strict(),
+);
+export type CreateDeploymentRequest = z.infer<typeof CreateDeploymentRequest>;
+
+export const DeploymentStatus = z.enum(['not-started', 'accepted', 'running', 'failed', 'succeeded', 'skipped']);
+export type DeploymentStatus = z.infer<typeof DeploymentStatus>;
+export const TERMINAL: readonly DeploymentStatus[] = ['failed', 'succeeded', 'skipped'];
+
+export type StepStatus = 'not-started' | 'running' | 'failed' | 'succeeded' | 'skipped';
+
+export const STEP = {
+  source: 'Get source',
+  install: 'Install dependencies',
+  preRun: (n: number) => `Pre-run command ${n}`,
+  pulumi: 'Pulumi operation',
+} as const;
+
+/** The ordered steps a deployment with these settings runs. */
+export function stepNames(settings: DeploymentSettings): string[] {
+  const pre = settings.operationContext?.preRunCommands ?? [];
+  return [
+    STEP.source,
+    ...(settings.operationContext?.options?.skipInstallDependencies ? [] : [STEP.install]),
+    ...pre.map((_, i) => STEP.preRun(i + 1)),
+    STEP.pulumi,
+  ];
+}
+
+/** What the deployment workflow receives: settings are sealed, never clear text. */
+export interface DeploymentInput extends StackRef {
+  id: string;
+  version: number;
+  operation: Operation;
+  settings: DeploymentSettings;
+}
+
+export interface DeploymentResult {
+  status: DeploymentStatus;
+  message?: string;
+}

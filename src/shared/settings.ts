@@ -1,0 +1,159 @@
+import { z } from 'zod';
+import { SecretInput, type StoredValue } from './secrets';
+
+// Field names follow Pulumi Deployments' settings. Every optional field is nullish because a
+// settings patch removes a key by sending null (see merge.ts).
+
+const relativePath = z
+  .string()
+  .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), 'must be a relative path inside the repository');
+const notAnOption = (what: string) => z.string().min(1).refine((s) => !s.startsWith('-'), `${what} must not start with '-'`);
+
+export const GitAuth = z
+  .object({
+    accessToken: SecretInput.nullish(),
+    basicAuth: z.object({ userName: SecretInput, password: SecretInput }).strict().nullish(),
+    sshAuth: z.object({ sshPrivateKey: SecretInput, password: SecretInput.nullish() }).strict().nullish(),
+  })
+  .strict();
+
+export const GitSource = z
+  .object({
+    repoURL: notAnOption('repoURL').nullish(),
+    branch: notAnOption('branch').nullish(),
+    commit: z.string().regex(/^[0-9a-fA-F]{4,64}$/, 'commit must be a hexadecimal commit id').nullish(),
+    repoDir: relativePath.nullish(),
+    gitAuth: GitAuth.nullish(),
+  })
+  .strict();
+
+export const EnvVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _');
+
+export const OperationOptions = z
+  .object({
+    skipInstallDependencies: z.boolean().nullish(),
+    skipIntermediateDeployments: z.boolean().nullish(),
+    deleteAfterDestroy: z.boolean().nullish(),
+    remediateIfDriftDetected: z.boolean().nullish(),
+    shell: z.string().nullish(),
+  })
+  .strict();
+
+export const OperationContext = z
+  .object({
+    preRunCommands: z.array(z.string().min(1)).max(50).nullish(),
+    environmentVariables: z.record(EnvVarName, SecretInput.nullable()).nullish(),
+    options: OperationOptions.nullish(),
+    // Kept and returned for compatibility; not used by this runner.
+    oidc: z.record(z.string(), z.unknown()).nullish(),
+    role: z.record(z.string(), z.unknown()).nullish(),
+  })
+  .strict();
+
+const vcsFields = {
+  repository: z.string().nullish(),
+  deployCommits: z.boolean().nullish(),
+  previewPullRequests: z.boolean().nullish(),
+  pullRequestTemplate: z.boolean().nullish(),
+  deployTags: z.boolean().nullish(),
+  paths: z.array(z.string()).nullish(),
+  tagFilters: z.array(z.string()).nullish(),
+  installationId: z.string().nullish(),
+  deployPullRequest: z.number().int().nullish(),
+  reviewStackLabels: z.array(z.string()).nullish(),
+};
+export const GitHubSettings = z.object(vcsFields).strict();
+export const VcsSettings = z
+  .object({ provider: z.enum(['github', 'gitlab', 'azure_devops', 'bitbucket', 'custom']), ...vcsFields })
+  .strict();
+
+export const ExecutorContext = z
+  .object({
+    executorImage: z
+      .union([
+        z.string(),
+        z
+          .object({
+            reference: z.string(),
+            credentials: z.object({ username: z.string(), password: SecretInput }).strict().nullish(),
+          })
+          .strict(),
+      ])
+      .nullish(),
+    executorRootPath: z.string().nullish(),
+    workingDirectory: z.string().nullish(),
+  })
+  .strict();
+
+export const settingsFields = {
+  sourceContext: z.object({ git: GitSource.nullish() }).strict().nullish(),
+  operationContext: OperationContext.nullish(),
+  executorContext: ExecutorContext.nullish(),
+  gitHub: GitHubSettings.nullish(),
+  vcs: VcsSettings.nullish(),
+  cacheOptions: z.object({ enable: z.boolean().nullish() }).strict().nullish(),
+  agentPoolID: z.string().nullish(),
+  tag: z.string().nullish(),
+};
+
+/** Accepts Pulumi's two spellings and drops read-only fields echoed back from a GET. */
+export function normalizeSettingsInput(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const { version: _v, source: _s, agentPoolId, ...rest } = input as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...rest };
+  if (agentPoolId !== undefined && out.agentPoolID === undefined) out.agentPoolID = agentPoolId;
+  const git = (out.sourceContext as { git?: Record<string, unknown> } | undefined)?.git;
+  if (git && typeof git === 'object' && 'repoUrl' in git) {
+    const { repoUrl, ...g } = git;
+    out.sourceContext = { ...(out.sourceContext as object), git: { repoURL: repoUrl, ...g } };
+  }
+  return out;
+}
+
+/** Deployment settings as a request sends them (null removes a key in a patch). */
+export const DeploymentSettingsInput = z.preprocess(normalizeSettingsInput, z.object(settingsFields).strict());
+export type DeploymentSettingsInput = z.infer<typeof DeploymentSettingsInput>;
+
+/** Settings as stored: no nulls, secrets sealed. */
+export interface DeploymentSettings {
+  sourceContext?: {
+    git?: {
+      repoURL?: string;
+      branch?: string;
+      commit?: string;
+      repoDir?: string;
+      gitAuth?: {
+        accessToken?: StoredValue;
+        basicAuth?: { userName: StoredValue; password: StoredValue };
+        sshAuth?: { sshPrivateKey: StoredValue; password?: StoredValue };
+      };
+    };
+  };
+  operationContext?: {
+    preRunCommands?: string[];
+    environmentVariables?: Record<string, StoredValue>;
+    options?: { skipInstallDependencies?: boolean; skipIntermediateDeployments?: boolean; deleteAfterDestroy?: boolean; shell?: string };
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
+
+export interface Issue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** What a deployment needs beyond a well-formed settings object. */
+export function runnableIssues(s: DeploymentSettings): Issue[] {
+  const git = s.sourceContext?.git;
+  const issues: Issue[] = [];
+  if (!git?.repoURL) issues.push({ path: ['sourceContext', 'git', 'repoURL'], message: 'a git repository URL is required' });
+  if (git?.branch && git.commit) {
+    issues.push({ path: ['sourceContext', 'git', 'commit'], message: 'branch and commit are mutually exclusive' });
+  }
+  const auth = git?.gitAuth;
+  if (auth && Object.keys(auth).length > 1) {
+    issues.push({ path: ['sourceContext', 'git', 'gitAuth'], message: 'only one of accessToken, basicAuth and sshAuth may be set' });
+  }
+  return issues;
+}

@@ -1,0 +1,24 @@
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import type { Database } from './schema';
+import { migrate } from './migrations';
+
+/**
+ * Opens Stackwright's database: a postgres:// URL for multi-machine installs, otherwise a SQLite
+ * file (WAL mode, so the API and the worker can share it from separate processes).
+ */
+export async function openDatabase(url: string): Promise<Kysely<Database>> {
+  let db: Kysely<Database>;
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const { Pool } = await import('pg');
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new Pool({ connectionString: url, max: 10 }) }) });
+  } else {
+    const { default: Sqlite } = await import('better-sqlite3');
+    const file = new Sqlite(url);
+    file.pragma('journal_mode = WAL');
+    file.pragma('busy_timeout = 5000');
+    file.pragma('foreign_keys = ON');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }) });
+  }
+  await migrate(db as Kysely<unknown>);
+  return db;
+}

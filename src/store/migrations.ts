@@ -1,0 +1,65 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+
+// Append new migrations; never edit a released one.
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('stack_settings')
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('settings', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addColumn('modified', 'varchar(40)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('stack_settings_pk', ['org', 'project', 'stack'])
+        .execute();
+      await db.schema
+        .createTable('deployments')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('operation', 'varchar(32)', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('settings', 'text', (c) => c.notNull())
+        .addColumn('inherit_settings', 'integer', (c) => c.notNull())
+        .addColumn('initiator', 'varchar(32)', (c) => c.notNull())
+        .addColumn('requested_by', 'varchar(128)', (c) => c.notNull())
+        .addColumn('message', 'text')
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addColumn('modified', 'varchar(40)', (c) => c.notNull())
+        .addColumn('started', 'varchar(40)')
+        .addUniqueConstraint('deployments_stack_version', ['org', 'project', 'stack', 'version'])
+        .execute();
+      await db.schema
+        .createTable('deployment_steps')
+        .addColumn('deployment_id', 'varchar(36)', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('name', 'varchar(128)', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('started', 'varchar(40)')
+        .addColumn('last_updated', 'varchar(40)')
+        .addPrimaryKeyConstraint('deployment_steps_pk', ['deployment_id', 'idx'])
+        .execute();
+      await db.schema
+        .createTable('deployment_logs')
+        .addColumn('deployment_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('step', 'integer', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('ts', 'varchar(40)', (c) => c.notNull())
+        .addColumn('line', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('deployment_logs_pk', ['deployment_id', 'step', 'seq'])
+        .execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export async function migrate(db: Kysely<unknown>): Promise<void> {
+  const { error } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error) throw error;
+}

@@ -1,0 +1,44 @@
+// Timestamps are ISO-8601 strings so SQLite and PostgreSQL store them alike.
+export interface Database {
+  stack_settings: {
+    org: string;
+    project: string;
+    stack: string;
+    settings: string; // JSON, secrets sealed
+    version: number;
+    created: string;
+    modified: string;
+  };
+  deployments: {
+    id: string;
+    org: string;
+    project: string;
+    stack: string;
+    version: number;
+    operation: string;
+    status: string;
+    settings: string; // effective settings, JSON, secrets sealed
+    inherit_settings: number;
+    initiator: string;
+    requested_by: string;
+    message: string | null;
+    created: string;
+    modified: string;
+    started: string | null;
+  };
+  deployment_steps: {
+    deployment_id: string;
+    idx: number;
+    name: string;
+    status: string;
+    started: string | null;
+    last_updated: string | null;
+  };
+  deployment_logs: {
+    deployment_id: string;
+    step: number;
+    seq: number;
+    ts: string;
+    line: string;
+  };
+}

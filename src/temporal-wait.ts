@@ -1,0 +1,16 @@
+import { Connection } from '@temporalio/client';
+
+/** Connects to Temporal, retrying while a just-started server comes up. */
+export async function connectWithRetry(address: string, timeoutMs = 60_000): Promise<Connection> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: '5 seconds' });
+      await connection.workflowService.getSystemInfo({});
+      return connection;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`cannot reach Temporal at ${address}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { createSharedActivities, createWorkspaceActivities, type ActivityDeps } from './activities';
+import type { Config } from './config';
+import type { Store } from './store/store';
+import { SecretBox } from './secret-box';
+
+export interface WorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  store: Store;
+  config: Pick<Config, 'dataDir' | 'secretsKey' | 'pulumiPassphrase' | 'publicUrl' | 'PULUMI_BACKEND_URL' | 'STACKWRIGHT_KILL_GRACE_SECONDS'>;
+  pulumiRoot: string;
+  /** Prebuilt workflow bundle (tests bundle once); otherwise the workflows are bundled at start. */
+  workflowBundle?: { code: string };
+}
+
+/**
+ * A Stackwright worker is two Temporal workers: one on the shared task queue (workflows and
+ * store activities) and one on a queue of its own, where a deployment's steps run next to the
+ * files they share.
+ */
+export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
+  const sessionQueue = `${o.taskQueue}/${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  const deps: ActivityDeps = {
+    store: o.store,
+    box: new SecretBox(o.config.secretsKey),
+    dataDir: o.config.dataDir,
+    pulumiRoot: o.pulumiRoot,
+    pulumiBackendUrl: o.config.PULUMI_BACKEND_URL,
+    pulumiPassphrase: o.config.pulumiPassphrase,
+    publicUrl: o.config.publicUrl,
+    sessionQueue,
+    killGraceMs: o.config.STACKWRIGHT_KILL_GRACE_SECONDS * 1000,
+  };
+  const common = { connection: o.connection, namespace: o.namespace, shutdownGraceTime: '10 seconds' as const };
+  return Promise.all([
+    Worker.create({
+      ...common,
+      taskQueue: o.taskQueue,
+      ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+      activities: createSharedActivities(deps),
+    }),
+    Worker.create({ ...common, taskQueue: sessionQueue, activities: createWorkspaceActivities(deps) }),
+  ]);
+}
+
+/** Runs workers until one stops (or fails); stops the others then. */
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  try {
+    await Promise.race(workers.map((w) => w.run()));
+  } finally {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+}

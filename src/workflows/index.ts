@@ -1,0 +1,3 @@
+// The worker's workflowsPath: every workflow type is exported from here.
+export { deployment } from './deployment';
+export { stackQueue } from './stack-queue';
