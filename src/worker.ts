@@ -49,9 +49,11 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
 
 /** Runs workers until one stops (or fails); stops the others then. */
 export async function runWorkers(workers: Worker[]): Promise<void> {
+  const runs = workers.map((w) => w.run());
   try {
-    await Promise.race(workers.map((w) => w.run()));
+    await Promise.race(runs);
   } finally {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await Promise.allSettled(runs);
   }
 }

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { Context, cancellationSignal } from '@temporalio/activity';
 import { LocalWorkspace, PulumiCommand, Stack, type OpMap } from '@pulumi/pulumi/automation';
 import type { OpenDeployment } from './context';
@@ -16,11 +17,6 @@ export interface PulumiSummary {
  * in the program directory is killed.
  */
 export async function pulumiOperation(o: OpenDeployment, log: LogWriter, pulumiRoot: string, killGraceMs: number): Promise<PulumiSummary> {
-  const pulumiCommand = await PulumiCommand.get({ root: pulumiRoot, skipVersionCheck: true });
-  const { PATH: _path, ...envVars } = o.env;
-  const ws = await LocalWorkspace.create({ workDir: o.programDir, pulumiCommand, pulumiHome: o.env.PULUMI_HOME, envVars });
-  const stack = await Stack.createOrSelect(o.input.stack, ws);
-
   const signal = cancellationSignal();
   const onAbort = () => {
     log.line(`Cancellation requested: stopping pulumi (force stop in ${Math.round(killGraceMs / 1000)} s).`);
@@ -42,6 +38,7 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, pulumiR
   };
   log.line(`$ pulumi ${o.input.operation === 'update' ? 'up' : o.input.operation} --stack ${o.input.stack}`);
   try {
+    const stack = await selectStack(o, pulumiRoot);
     switch (o.input.operation) {
       case 'update': {
         const r = await stack.up(common);
@@ -62,10 +59,26 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, pulumiR
     }
   } catch (err) {
     if (signal.aborted) throw Context.current().cancellationSignal.reason ?? err;
-    // The CLI's output is already in the log; keep the failure message short.
-    throw new Error(`pulumi ${o.input.operation} failed${(err as { commandResult?: { code?: number } }).commandResult?.code !== undefined ? ` (exit code ${(err as { commandResult: { code: number } }).commandResult.code})` : ''}`);
+    throw new Error(`pulumi ${o.input.operation} failed: ${lastError(err)}`);
   } finally {
     clearInterval(beat);
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+async function selectStack(o: OpenDeployment, pulumiRoot: string): Promise<Stack> {
+  const pulumiCommand = await PulumiCommand.get({ root: pulumiRoot, skipVersionCheck: true });
+  const { PATH: _path, ...envVars } = o.env;
+  // The file backend needs its directory to exist.
+  if (envVars.PULUMI_BACKEND_URL.startsWith('file://')) mkdirSync(envVars.PULUMI_BACKEND_URL.slice('file://'.length), { recursive: true });
+  mkdirSync(envVars.PULUMI_HOME, { recursive: true });
+  const ws = await LocalWorkspace.create({ workDir: o.programDir, pulumiCommand, pulumiHome: envVars.PULUMI_HOME, envVars });
+  return Stack.createOrSelect(o.input.stack, ws);
+}
+
+/** The CLI's own `error:` line, which says what went wrong without the whole output. */
+function lastError(err: unknown): string {
+  const stderr = (err as { commandResult?: { stderr?: string } }).commandResult?.stderr ?? (err as Error).message ?? String(err);
+  const errors = stderr.split('\n').filter((l) => /^\s*error:/.test(l));
+  return (errors.at(-1) ?? stderr.split('\n').find((l) => l.trim()) ?? 'unknown error').trim();
 }

@@ -1,0 +1,32 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { resolveTools } from '../src/tools';
+import { startDevServer } from '../src/dev-server';
+import { connectWithRetry } from '../src/temporal-wait';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+/** One real Temporal dev server for the whole run; test files isolate themselves by task queue. */
+export default async function globalSetup(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'stackwright-temporal-'));
+  const dev = await startDevServer({
+    temporalCli: resolveTools().temporalCli,
+    dataDir: dir,
+    dbFilename: join(dir, 'temporal.db'),
+    port: await freePort(),
+    namespace: 'default',
+    ui: false,
+  });
+  const connection = await connectWithRetry(dev.address);
+  await connection.close();
+  process.env.STACKWRIGHT_TEST_TEMPORAL_ADDRESS = dev.address;
+  (globalThis as { __temporal?: unknown }).__temporal = dev.child;
+}

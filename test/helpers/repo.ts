@@ -1,0 +1,43 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', args, {
+    cwd,
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' },
+  })
+    .toString()
+    .trim();
+
+export interface TestRepo {
+  url: string;
+  bare: string;
+  /** Commits `files` (relative path → content) on top of main; returns the new sha. */
+  commit(files: Record<string, string>): string;
+}
+
+/** A bare git repository holding the test Pulumi program, served over file://. */
+export function createProgramRepo(project = 'website'): TestRepo {
+  const root = mkdtempSync(join(tmpdir(), 'stackwright-repo-'));
+  const work = join(root, 'work');
+  const bare = join(root, 'program.git');
+  cpSync(join(__dirname, '..', 'fixtures', 'program'), work, { recursive: true });
+  writeFileSync(join(work, 'Pulumi.yaml'), `name: ${project}\nruntime: nodejs\n`);
+  git(root, 'init', '-q', '-b', 'main', work);
+  git(work, 'add', '-A');
+  git(work, 'commit', '-qm', 'program');
+  git(root, 'clone', '-q', '--bare', work, bare);
+  return {
+    url: `file://${bare}`,
+    bare,
+    commit(files) {
+      for (const [p, c] of Object.entries(files)) writeFileSync(join(work, p), c);
+      git(work, 'add', '-A');
+      git(work, 'commit', '-qm', 'change');
+      git(work, 'push', '-q', bare, 'main');
+      return git(work, 'rev-parse', 'HEAD');
+    },
+  };
+}

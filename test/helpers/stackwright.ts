@@ -1,0 +1,132 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
+import { loadConfig, type Config } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { resolveTools } from '../../src/tools';
+import { connectClient, connectWorker } from '../../src/temporal';
+import { openDatabase } from '../../src/store/db';
+import { Store } from '../../src/store/store';
+import { SecretBox } from '../../src/secret-box';
+import { createApp } from '../../src/api/app';
+import { createWorkers, runWorkers } from '../../src/worker';
+import type { Client } from '@temporalio/client';
+
+export interface Stackwright {
+  url: string;
+  token: string;
+  config: Config;
+  store: Store;
+  temporal: Client;
+  /** fetch against the API with the token set. */
+  api(path: string, init?: { method?: string; body?: unknown; token?: string | null }): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real thing, in-process: API on a random port, a worker on its own task queue, the shared
+ * dev server from global-setup, a fresh data dir, the built pulumi CLI.
+ */
+export async function startStackwright(env: Record<string, string> = {}): Promise<Stackwright> {
+  const address = process.env.STACKWRIGHT_TEST_TEMPORAL_ADDRESS;
+  if (!address) throw new Error('global-setup did not start Temporal');
+  const config = loadConfig({
+    STACKWRIGHT_DATA_DIR: mkdtempSync(join(tmpdir(), 'stackwright-data-')),
+    STACKWRIGHT_TASK_QUEUE: `test-${randomUUID()}`,
+    STACKWRIGHT_LOG_LEVEL: 'warn',
+    TEMPORAL_ADDRESS: address,
+    ...env,
+  });
+  const log = createLogger('warn');
+  const store = new Store(await openDatabase(config.databaseUrl));
+  const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE);
+  const connection = await connectWorker(address);
+  const workers: Worker[] = await createWorkers({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.STACKWRIGHT_TASK_QUEUE,
+    store,
+    config,
+    pulumiRoot: resolveTools().pulumiRoot,
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
+  });
+  const running = runWorkers(workers);
+  const app = createApp({
+    store,
+    box: new SecretBox(config.secretsKey),
+    temporal,
+    token: config.token,
+    taskQueue: config.STACKWRIGHT_TASK_QUEUE,
+    namespace: config.TEMPORAL_NAMESPACE,
+    publicUrl: 'http://stackwright.test',
+    log,
+  });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    token: config.token,
+    config,
+    store,
+    temporal,
+    async api(path, init = {}) {
+      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+      if (init.token !== null) headers.Authorization = `token ${init.token ?? config.token}`;
+      const res = await fetch(url + path, {
+        method: init.method ?? 'GET',
+        headers,
+        body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+      });
+      const text = await res.text();
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        /* not JSON */
+      }
+      return { status: res.status, body };
+    },
+    async stop() {
+      await new Promise((r) => server.close(r));
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await running;
+      await connection.close();
+      await temporal.connection.close();
+      await store.db.destroy();
+    },
+  };
+}
+
+const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+
+/** Polls a deployment until it reaches a terminal status. */
+export async function waitForDeployment(sw: Stackwright, stackPath: string, id: string, timeoutMs = 240_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await sw.api(`${stackPath}/deployments/${id}`);
+    if (['succeeded', 'failed', 'skipped'].includes(body.status)) return body;
+    if (Date.now() > deadline) throw new Error(`deployment ${id} still ${body.status}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** Reads a deployment's whole log through the stream-mode API. */
+export async function readAllLogs(sw: Stackwright, stackPath: string, id: string): Promise<any[]> {
+  const lines: any[] = [];
+  let token: string | undefined;
+  for (let i = 0; i < 1000; i++) {
+    const q = token ? `?continuationToken=${token}` : '';
+    const { body } = await sw.api(`${stackPath}/deployments/${id}/logs${q}`);
+    lines.push(...body.lines);
+    if (!body.nextToken) return lines;
+    if (body.nextToken === token) await new Promise((r) => setTimeout(r, 200));
+    token = body.nextToken;
+  }
+  throw new Error('log stream did not end');
+}
