@@ -21,7 +21,7 @@ export async function startDevServer(o: DevServerOptions): Promise<{ address: st
     '--port', String(o.port),
     '--namespace', o.namespace,
     '--db-filename', o.dbFilename ?? join(o.dataDir, 'temporal.db'),
-    '--log-level', 'warn',
+    '--log-level', 'error',
     ...(o.ui === false ? ['--headless'] : ['--ui-port', String(o.port + 1000)]),
     ...devServerSearchAttributeFlags(),
   ];

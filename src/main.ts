@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { serve } from '@hono/node-server';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig, PRIVATE_ENV, type Config } from './config';
 import { createLogger } from './logger';
 import { resolveTools } from './tools';
@@ -40,6 +41,7 @@ async function runApi(config: Config): Promise<void> {
 /** `main.ts worker`: runs deployments. */
 async function runWorker(config: Config): Promise<void> {
   const address = requireTemporal(config);
+  Runtime.install({ logger: new DefaultLogger(config.STACKWRIGHT_LOG_LEVEL === 'debug' || config.STACKWRIGHT_LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN') });
   // Pulumi's Automation API hands this process's environment to every deployment.
   for (const name of PRIVATE_ENV) delete process.env[name];
   const store = new Store(await openDatabase(config.databaseUrl));
@@ -63,20 +65,19 @@ async function runWorker(config: Config): Promise<void> {
 
 /** `main.ts` (npm start): dev server when needed, then worker and API as one supervised group. */
 async function runAll(config: Config): Promise<void> {
-  const children: ChildProcess[] = [];
+  const roles: ChildProcess[] = [];
+  let devServer: ChildProcess | undefined;
   let stopping = false;
-  const stop = (code: number) => {
+  // Worker and API first, so they never see the server vanish under them; the dev server last.
+  const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    const force = setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), 15_000);
-    void Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(() => {
-      clearTimeout(force);
-      process.exit(code);
-    });
+    await terminate(roles);
+    if (devServer) await terminate([devServer]);
+    process.exit(code);
   };
-  process.once('SIGINT', () => stop(0));
-  process.once('SIGTERM', () => stop(0));
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
 
   let address = config.TEMPORAL_ADDRESS;
   let uiUrl = config.STACKWRIGHT_TEMPORAL_UI_URL;
@@ -87,8 +88,8 @@ async function runAll(config: Config): Promise<void> {
       port: config.STACKWRIGHT_TEMPORAL_PORT,
       namespace: config.TEMPORAL_NAMESPACE,
     });
-    children.push(dev.child);
-    dev.child.once('exit', () => stop(1));
+    devServer = dev.child;
+    dev.child.once('exit', () => void stop(1));
     address = dev.address;
     uiUrl ??= dev.uiUrl;
   }
@@ -97,9 +98,9 @@ async function runAll(config: Config): Promise<void> {
     const child = spawn(process.execPath, [...process.execArgv, __filename, role], { env, stdio: 'inherit' });
     child.once('exit', (code) => {
       if (!stopping) log.error(`${role} exited with code ${code}; stopping`);
-      stop(1);
+      void stop(1);
     });
-    children.push(child);
+    roles.push(child);
   }
   console.log(
     [
@@ -111,6 +112,16 @@ async function runAll(config: Config): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/** SIGTERM, then SIGKILL whatever is still running after 15 s. */
+async function terminate(children: ChildProcess[]): Promise<void> {
+  const live = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  const exited = live.map((c) => new Promise((r) => c.once('exit', r)));
+  live.forEach((c) => c.kill('SIGTERM'));
+  const force = setTimeout(() => live.forEach((c) => c.kill('SIGKILL')), 15_000);
+  await Promise.all(exited);
+  clearTimeout(force);
 }
 
 function requireTemporal(config: Config): string {

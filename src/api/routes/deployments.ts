@@ -12,6 +12,7 @@ import { stackKey } from '../../shared/names';
 import { enqueueSignal } from '../../workflows/definitions';
 import type { stackQueue } from '../../workflows/stack-queue';
 import { apiError, badRequest, onInvalid } from '../errors';
+import { requireJson } from '../json-body';
 import { presentDeployment } from '../present';
 import { readLogs } from '../logs';
 import type { ApiDeps } from '../deps';
@@ -39,7 +40,7 @@ export function deploymentRoutes(deps: ApiDeps) {
   const { store } = deps;
 
   return new Hono()
-    .post('/', params, zValidator('json', CreateDeploymentRequest, onInvalid()), async (c) => {
+    .post('/', params, requireJson, zValidator('json', CreateDeploymentRequest, onInvalid()), async (c) => {
       const ref = c.req.valid('param');
       const { operation, inheritSettings, ...overrides } = c.req.valid('json');
       const stored = inheritSettings ? await store.getSettings(ref) : undefined;
@@ -73,6 +74,7 @@ export function deploymentRoutes(deps: ApiDeps) {
       } catch (err) {
         deps.log.error({ err, deployment: record.id }, 'could not queue deployment');
         await store.setStatus(record.id, 'failed', 'could not reach Temporal to queue the deployment');
+        await store.closeOpenSteps(record.id, 'failed'); // else its log stream never ends
         return apiError(c, 503, 'could not reach Temporal to queue the deployment; try again');
       }
       return c.json({ id: record.id, version: record.version, consoleUrl: consoleUrl(deps, ref, record.version, record.id) }, 202);
@@ -101,6 +103,10 @@ export function deploymentRoutes(deps: ApiDeps) {
       const q = c.req.valid('query');
       if (q.step !== undefined && q.step >= d.steps.length) {
         return badRequest(c, [{ path: ['step'], message: `this deployment has ${d.steps.length} steps (0-based)` }], ['query']);
+      }
+      const [, tokenStep, tokenPos] = (q.continuationToken ?? '0.0.0').split('.').map(Number);
+      if (tokenStep > d.steps.length || !Number.isSafeInteger(tokenPos)) {
+        return badRequest(c, [{ path: ['continuationToken'], message: 'not a token this deployment returned' }], ['query']);
       }
       return c.json(await readLogs(store, d, q));
     });

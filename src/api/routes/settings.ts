@@ -5,6 +5,7 @@ import { DeploymentSettingsInput, type DeploymentSettings } from '../../shared/s
 import { sealSecrets } from '../../shared/secrets';
 import { mergeSettings, stripNulls } from '../../shared/merge';
 import { apiError, onInvalid } from '../errors';
+import { requireJson } from '../json-body';
 import type { ApiDeps } from '../deps';
 
 const body = () => zValidator('json', DeploymentSettingsInput, onInvalid());
@@ -20,13 +21,13 @@ export function settingsRoutes(deps: ApiDeps) {
       const found = await deps.store.getSettings(c.req.valid('param'));
       return found ? c.json(show(found)) : apiError(c, 404, 'no deployment settings for this stack');
     })
-    .post('/', params, body(), async (c) => {
+    .post('/', params, requireJson, body(), async (c) => {
       const ref = c.req.valid('param');
       const current = await deps.store.getSettings(ref);
       const merged = mergeSettings<DeploymentSettings>(current?.settings, seal(c.req.valid('json')));
       return c.json(show(await deps.store.saveSettings(ref, merged)));
     })
-    .put('/', params, body(), async (c) => {
+    .put('/', params, requireJson, body(), async (c) => {
       const saved = await deps.store.saveSettings(c.req.valid('param'), stripNulls(seal(c.req.valid('json'))));
       return c.json(show(saved));
     })

@@ -1,0 +1,365 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { SharedActivities, WorkspaceActivities } from '../src/activities';
+import { resolveTools } from '../src/tools';
+import { deployment, stackQueue } from '../src/workflows';
+import { enqueueSignal, queueStateQuery } from '../src/workflows/definitions';
+import { stepNames, type DeploymentInput, type DeploymentStatus } from '../src/shared/deployment';
+import { deploymentWorkflowId, stackWorkflowId } from '../src/shared/ids';
+import { stackKey, type StackRef } from '../src/shared/names';
+import type { DeploymentSettings } from '../src/shared/settings';
+import { OperationAttr, SEARCH_ATTRIBUTES, StackAttr, StatusAttr, VersionAttr } from '../src/shared/search-attributes';
+
+// Workflow logic against a real (ephemeral) Temporal server with mocked activities.
+// RECORD_HISTORIES=1 rewrites test/histories/*.json, which the replay test checks the code against.
+
+const HISTORIES = join(__dirname, 'histories');
+const RECORD = process.env.RECORD_HISTORIES === '1';
+const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  [env, workflowBundle] = await Promise.all([
+    TestWorkflowEnvironment.createLocal({
+      server: { executable: { type: 'existing-path', path: resolveTools().temporalCli }, searchAttributes: SEARCH_ATTRIBUTES },
+    }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger }),
+  ]);
+});
+afterAll(async () => env?.teardown());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function deferred<T = void>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+let nextStack = 0;
+const newStack = (): StackRef => ({ org: 'acme', project: 'website', stack: `s${++nextStack}-${randomUUID().slice(0, 6)}` });
+
+function newInput(stack: StackRef, version: number, settings: DeploymentSettings = {}): DeploymentInput {
+  return { ...stack, id: `d-${version}-${randomUUID()}`, version, operation: 'update', settings };
+}
+
+type WorkspaceName = keyof WorkspaceActivities;
+interface Call {
+  activity: WorkspaceName | 'setDeploymentStatus';
+  id: string;
+  /** Step index for steps, status for setDeploymentStatus. */
+  step?: number;
+  preRunIndex?: number;
+  status?: DeploymentStatus;
+  message?: string;
+}
+/** Optional behaviour run after a workspace activity is recorded (delays, failures, waiting for cancellation). */
+type Hooks = Partial<Record<WorkspaceName, (id: string, input?: DeploymentInput) => Promise<void>>>;
+
+/**
+ * Mocked activities on a task queue of their own, wired like src/worker.ts: the shared queue runs
+ * workflows and the shared activities; the queue named by claimWorkspace runs the workspace ones.
+ */
+function harness(hooks: Hooks = {}) {
+  const taskQueue = `wf-test-${randomUUID()}`;
+  const sessionQueue = `${taskQueue}/session`;
+  const calls: Call[] = [];
+  const step = async (activity: WorkspaceName, input: DeploymentInput, step: number, preRunIndex?: number) => {
+    calls.push({ activity, id: input.id, step, ...(preRunIndex !== undefined ? { preRunIndex } : {}) });
+    await hooks[activity]?.(input.id, input);
+  };
+  const shared: SharedActivities = {
+    claimWorkspace: async () => sessionQueue,
+    setDeploymentStatus: async (id, status, message) => {
+      calls.push({ activity: 'setDeploymentStatus', id, status, message });
+    },
+  };
+  const workspace: WorkspaceActivities = {
+    getSource: async (input, n) => {
+      await step('getSource', input, n);
+      return { commit: 'f00dfeed' };
+    },
+    installDependencies: (input, n) => step('installDependencies', input, n),
+    preRunCommand: (input, n, index) => step('preRunCommand', input, n, index),
+    pulumiOperation: async (input, n) => {
+      await step('pulumiOperation', input, n);
+      return { result: 'succeeded', resourceChanges: { create: 1 } };
+    },
+    cleanupWorkspace: async (id) => {
+      calls.push({ activity: 'cleanupWorkspace', id });
+      await hooks.cleanupWorkspace?.(id);
+    },
+  };
+  const common = { connection: env.nativeConnection, identity: 'stackwright-test', shutdownGraceTime: '1 second' as const };
+  return {
+    taskQueue,
+    calls,
+    callsFor: (id: string) => calls.filter((c) => c.id === id),
+    async run<T>(fn: () => Promise<T>): Promise<T> {
+      const workers = await Promise.all([
+        Worker.create({ ...common, taskQueue, workflowBundle, activities: shared }),
+        Worker.create({ ...common, taskQueue: sessionQueue, activities: workspace }),
+      ]);
+      const body = fn();
+      await Promise.all(workers.map((w) => w.runUntil(body)));
+      return body;
+    },
+  };
+}
+
+/** Writes a history as Temporal's JSON history format, without machine-specific identities. */
+async function recordHistory(name: string, workflowId: string): Promise<void> {
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  const json = JSON.parse(historyToJSON(history));
+  const scrub = (v: unknown): void => {
+    if (!v || typeof v !== 'object') return;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'identity' && typeof x === 'string') (v as Record<string, unknown>)[k] = 'stackwright-test';
+      else scrub(x);
+    }
+  };
+  scrub(json);
+  mkdirSync(HISTORIES, { recursive: true });
+  writeFileSync(join(HISTORIES, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
+}
+
+const statusOf = async (workflowId: string) =>
+  (await env.client.workflow.getHandle(workflowId).describe()).typedSearchAttributes;
+
+describe('stackQueue', () => {
+  test('runs deployments one at a time, in the order they were requested', async () => {
+    const stack = newStack();
+    const inputs = [1, 2, 3, 4].map((v) => newInput(stack, v));
+    const versionOf = new Map(inputs.map((d) => [d.id, d.version]));
+    const release = deferred();
+    const log: string[] = [];
+    const h = harness({
+      pulumiOperation: async (id) => {
+        const v = versionOf.get(id)!;
+        log.push(`v${v} pulumi start`);
+        if (v === 1) await release.promise;
+        else await sleep(150);
+        log.push(`v${v} pulumi end`);
+      },
+    });
+    const queueId = stackWorkflowId(stack);
+
+    await h.run(async () => {
+      for (const d of inputs) {
+        await env.client.workflow.signalWithStart(stackQueue, {
+          taskQueue: h.taskQueue,
+          workflowId: queueId,
+          args: [{ stack }],
+          signal: enqueueSignal,
+          signalArgs: [d],
+        });
+      }
+      const queue = env.client.workflow.getHandle(queueId);
+      // The first deployment is held inside its Pulumi step: the rest wait behind it, in order.
+      const state = await eventually('queue state with three waiting', async () => {
+        const s = await queue.query(queueStateQuery);
+        return s.running && s.queued.length === 3 ? s : undefined;
+      });
+      expect(state).toEqual({
+        running: { id: inputs[0].id, version: 1 },
+        queued: inputs.slice(1).map((d) => ({ id: d.id, version: d.version })),
+      });
+      // Enqueueing an already-queued deployment again does nothing.
+      await queue.signal(enqueueSignal, inputs[2]);
+      expect((await queue.query(queueStateQuery)).queued).toHaveLength(3);
+      expect(log).toEqual(['v1 pulumi start']);
+
+      release.resolve();
+      await eventually('an idle queue', async () => {
+        const s = await queue.query(queueStateQuery);
+        return !s.running && s.queued.length === 0 && log.length === 8 ? s : undefined;
+      });
+      await eventually('the last deployment to close', async () =>
+        (await env.client.workflow.getHandle(deploymentWorkflowId(stack, 4)).describe()).status.name === 'COMPLETED' || undefined,
+      );
+    });
+
+    // Strictly one at a time: each deployment's whole life (running → cleanup) ends before the next starts.
+    const lifecycle = h.calls.map((c) => `v${versionOf.get(c.id)} ${c.activity}${c.status ? `:${c.status}` : ''}`);
+    const expected = [1, 2, 3, 4].flatMap((v) => [
+      `v${v} setDeploymentStatus:running`,
+      `v${v} getSource`,
+      `v${v} installDependencies`,
+      `v${v} pulumiOperation`,
+      `v${v} setDeploymentStatus:succeeded`,
+      `v${v} cleanupWorkspace`,
+    ]);
+    expect(lifecycle).toEqual(expected);
+    expect(log).toEqual([1, 2, 3, 4].flatMap((v) => [`v${v} pulumi start`, `v${v} pulumi end`]));
+
+    for (const d of inputs) {
+      const attrs = await statusOf(deploymentWorkflowId(stack, d.version));
+      expect(attrs.get(StatusAttr)).toBe('succeeded');
+      expect(attrs.get(StackAttr)).toBe(stackKey(stack));
+      expect(attrs.get(VersionAttr)).toBe(d.version);
+      expect(attrs.get(OperationAttr)).toBe('update');
+    }
+
+    // The queue would idle for an hour; end it so the recorded history is complete.
+    await env.client.workflow.getHandle(queueId).terminate('test done');
+    if (RECORD) await recordHistory('stack-queue', queueId);
+  });
+});
+
+describe('deployment', () => {
+  const runDeployment = async (h: ReturnType<typeof harness>, input: DeploymentInput, workflowId = `deployment-test-${input.id}`) =>
+    h.run(() => env.client.workflow.execute(deployment, { taskQueue: h.taskQueue, workflowId, args: [input] }));
+
+  test('records running then succeeded, and numbers the steps as stepNames does', async () => {
+    const h = harness();
+    const settings: DeploymentSettings = { operationContext: { preRunCommands: ['echo one', 'echo two'] } };
+    const input = newInput(newStack(), 1, settings);
+    const workflowId = `deployment-test-${input.id}`;
+
+    await expect(runDeployment(h, input, workflowId)).resolves.toEqual({ status: 'succeeded' });
+
+    expect(h.callsFor(input.id)).toEqual([
+      { activity: 'setDeploymentStatus', id: input.id, status: 'running' },
+      { activity: 'getSource', id: input.id, step: 0 },
+      { activity: 'installDependencies', id: input.id, step: 1 },
+      { activity: 'preRunCommand', id: input.id, step: 2, preRunIndex: 0 },
+      { activity: 'preRunCommand', id: input.id, step: 3, preRunIndex: 1 },
+      { activity: 'pulumiOperation', id: input.id, step: 4 },
+      { activity: 'setDeploymentStatus', id: input.id, status: 'succeeded' },
+      { activity: 'cleanupWorkspace', id: input.id },
+    ]);
+    // The step indexes the workflow uses are the ones the store created rows for.
+    expect(stepNames(settings)).toEqual(['Get source', 'Install dependencies', 'Pre-run command 1', 'Pre-run command 2', 'Pulumi operation']);
+
+    // The search attribute follows the status.
+    expect((await statusOf(workflowId)).get(StatusAttr)).toBe('succeeded');
+    if (RECORD) await recordHistory('deployment-succeeded', workflowId);
+  });
+
+  test('skipInstallDependencies removes the install step', async () => {
+    const h = harness();
+    const settings: DeploymentSettings = {
+      operationContext: { preRunCommands: ['echo one', 'echo two'], options: { skipInstallDependencies: true } },
+    };
+    const input = newInput(newStack(), 1, settings);
+
+    await expect(runDeployment(h, input)).resolves.toEqual({ status: 'succeeded' });
+
+    const steps = h.callsFor(input.id).filter((c) => c.step !== undefined);
+    expect(steps.map((c) => [c.activity, c.step])).toEqual([
+      ['getSource', 0],
+      ['preRunCommand', 1],
+      ['preRunCommand', 2],
+      ['pulumiOperation', 3],
+    ]);
+    expect(stepNames(settings)).toEqual(['Get source', 'Pre-run command 1', 'Pre-run command 2', 'Pulumi operation']);
+  });
+
+  test('a failing step fails the deployment with its message, skips the rest and still cleans up', async () => {
+    const h = harness({
+      installDependencies: async () => {
+        throw ApplicationFailure.nonRetryable('boom', 'StepFailed');
+      },
+    });
+    const input = newInput(newStack(), 1, { operationContext: { preRunCommands: ['echo one'] } });
+    const workflowId = `deployment-test-${input.id}`;
+
+    await expect(runDeployment(h, input, workflowId)).resolves.toEqual({ status: 'failed', message: 'boom' });
+
+    expect(h.callsFor(input.id)).toEqual([
+      { activity: 'setDeploymentStatus', id: input.id, status: 'running' },
+      { activity: 'getSource', id: input.id, step: 0 },
+      { activity: 'installDependencies', id: input.id, step: 1 },
+      { activity: 'setDeploymentStatus', id: input.id, status: 'failed', message: 'boom' },
+      { activity: 'cleanupWorkspace', id: input.id },
+    ]);
+    expect((await statusOf(workflowId)).get(StatusAttr)).toBe('failed');
+  });
+
+  test('cancelling a running deployment stops the step, records failed and cleans up', async () => {
+    const inPulumi = deferred();
+    let stepCancelled = false;
+    const h = harness({
+      pulumiOperation: async () => {
+        const ctx = Context.current();
+        ctx.heartbeat();
+        const beat = setInterval(() => ctx.heartbeat(), 5000);
+        inPulumi.resolve();
+        try {
+          await ctx.cancelled;
+        } catch (err) {
+          stepCancelled = true;
+          throw err;
+        } finally {
+          clearInterval(beat);
+        }
+      },
+    });
+    const input = newInput(newStack(), 1);
+    const workflowId = `deployment-test-${input.id}`;
+
+    let cancelMs = 0;
+    const result = await h.run(async () => {
+      const handle = await env.client.workflow.start(deployment, { taskQueue: h.taskQueue, workflowId, args: [input] });
+      await inPulumi.promise;
+      const t0 = Date.now();
+      await handle.cancel();
+      const r = await handle.result();
+      console.log('CANCEL MS', Date.now() - t0);
+      cancelMs = Date.now() - t0;
+      return r;
+    });
+
+    expect(result).toEqual({ status: 'failed', message: 'The deployment was cancelled.' });
+    expect(stepCancelled).toBe(true);
+    const calls = h.callsFor(input.id);
+    expect(calls.map((c) => c.activity)).toEqual([
+      'setDeploymentStatus',
+      'getSource',
+      'installDependencies',
+      'pulumiOperation',
+      'setDeploymentStatus',
+      'cleanupWorkspace',
+    ]);
+    expect(calls[4]).toEqual({ activity: 'setDeploymentStatus', id: input.id, status: 'failed', message: 'The deployment was cancelled.' });
+    expect((await statusOf(workflowId)).get(StatusAttr)).toBe('failed');
+    // The cancel reaches the activity through a heartbeat response; it must not take the whole throttle interval.
+    expect(cancelMs).toBeLessThan(15_000);
+    if (RECORD) await recordHistory('deployment-cancelled', workflowId);
+  });
+});
+
+describe('replay', () => {
+  test('recorded histories replay without nondeterminism', async () => {
+    const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
+    expect(files).toEqual(expect.arrayContaining(['deployment-succeeded.json', 'stack-queue.json']));
+    const histories = files.map((f) => ({
+      workflowId: `replay-${f.replace(/\.json$/, '')}`,
+      history: JSON.parse(readFileSync(join(HISTORIES, f), 'utf8')) as unknown,
+    }));
+    const results: { workflowId: string; error?: unknown }[] = [];
+    for await (const r of Worker.runReplayHistories({ workflowBundle, replayName: 'stackwright-replay' }, histories)) {
+      results.push({ workflowId: r.workflowId, error: r.error });
+    }
+    expect(results).toEqual(histories.map((h) => ({ workflowId: h.workflowId, error: undefined })));
+  });
+});
