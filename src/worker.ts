@@ -18,6 +18,12 @@ export interface WorkerOptions {
 }
 
 /**
+ * Options of the session worker. A cancel reaches a running step only in a heartbeat response, and
+ * by default heartbeats are throttled to 80% of the heartbeat timeout (48 s for the steps' 1 minute).
+ */
+export const SESSION_WORKER_OPTIONS = { maxHeartbeatThrottleInterval: '1 second' } as const;
+
+/**
  * A Stackwright worker is two Temporal workers: one on the shared task queue (workflows and
  * store activities) and one on a queue of its own, where a deployment's steps run next to the
  * files they share.
@@ -43,7 +49,7 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
       ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
       activities: createSharedActivities(deps),
     }),
-    Worker.create({ ...common, taskQueue: sessionQueue, activities: createWorkspaceActivities(deps) }),
+    Worker.create({ ...common, ...SESSION_WORKER_OPTIONS, taskQueue: sessionQueue, activities: createWorkspaceActivities(deps) }),
   ]);
 }
 

@@ -1,0 +1,805 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import type { Client } from '@temporalio/client';
+import { createApp } from '../src/api/app';
+import { openDatabase } from '../src/store/db';
+import { Store } from '../src/store/store';
+import { SecretBox } from '../src/secret-box';
+import type { StackRef } from '../src/shared/names';
+
+// The HTTP API in-process (Hono's app.request), a real SQLite store, a fake Temporal client.
+
+const TOKEN = randomBytes(24).toString('base64url');
+// Clear secret values sent in requests. None may ever appear in a response body. Base64
+// ciphertext has no '-', so these cannot occur in one by chance.
+const SECRET = 'sw-clear-Hq7pX2vL9-env';
+const SECRET_TOKEN = 'sw-clear-Tk3mW8zR1-git';
+const SECRET_HIDDEN = 'sw-clear-Jd5nB4cY6-issecret';
+const SECRET_OVERRIDE = 'sw-clear-Pe2sF7gA0-override';
+const SECRET_REJECTED = 'sw-clear-Zu9qL1xN3-rejected';
+const SECRETS = [SECRET, SECRET_TOKEN, SECRET_HIDDEN, SECRET_OVERRIDE, SECRET_REJECTED];
+
+interface SignalCall {
+  workflowType: unknown;
+  options: any;
+}
+
+let dir: string;
+let store: Store;
+let box: SecretBox;
+let app: ReturnType<typeof createApp>;
+const signals: SignalCall[] = [];
+let signalFailure: Error | undefined;
+let requests = 0;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'stackwright-api-'));
+  store = new Store(await openDatabase(join(dir, 'db.sqlite')));
+  box = new SecretBox(randomBytes(32));
+  const temporal = {
+    workflow: {
+      async signalWithStart(workflowType: unknown, options: unknown) {
+        if (signalFailure) throw signalFailure;
+        signals.push({ workflowType, options });
+        return {};
+      },
+    },
+  } as unknown as Client;
+  app = createApp({
+    store,
+    box,
+    temporal,
+    token: TOKEN,
+    taskQueue: 'api-validation-test',
+    namespace: 'default',
+    publicUrl: 'http://stackwright.test',
+    log: pino({ level: 'silent' }),
+  });
+});
+
+afterAll(async () => {
+  await store?.db.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  // Every test goes through `call`, so every request was checked for a 500 and for leaked secrets.
+  expect(requests).toBeGreaterThan(100);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** A body sent as is, not JSON-encoded. */
+class Raw {
+  constructor(readonly text: string) {}
+}
+const raw = (text: string) => new Raw(text);
+
+interface Res {
+  status: number;
+  text: string;
+  body: any;
+  headers: Headers;
+}
+
+interface CallOptions {
+  body?: unknown;
+  /** null: no Authorization header. */
+  token?: string | null;
+  headers?: Record<string, string>;
+  /** Content-Type of a body; null: none. application/json unless told. */
+  contentType?: string | null;
+}
+
+/** Every request of this file goes through here: none may answer 500 or echo a clear secret. */
+async function call(method: string, path: string, o: CallOptions = {}): Promise<Res> {
+  requests += 1;
+  const headers: Record<string, string> = {};
+  if (o.token !== null) headers.Authorization = `token ${o.token ?? TOKEN}`;
+  let body: string | undefined;
+  if (o.body instanceof Raw) body = o.body.text;
+  else if (o.body !== undefined) body = JSON.stringify(o.body);
+  const type = o.contentType === undefined ? 'application/json' : o.contentType;
+  if (body !== undefined && type !== null) headers['Content-Type'] = type;
+  Object.assign(headers, o.headers);
+  const res = await app.request(path, { method, headers, body });
+  const text = await res.text();
+  expect(res.status).not.toBe(500);
+  // 503 is the one deliberate server-side answer (Temporal unreachable).
+  expect(res.status < 500 || res.status === 503).toBe(true);
+  for (const s of SECRETS) expect(text).not.toContain(s);
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = text;
+  }
+  return { status: res.status, text, body: parsed, headers: res.headers };
+}
+
+const ref = (stack: string, org = 'acme', project = 'website'): StackRef => ({ org, project, stack });
+const base = (r: StackRef) => `/api/stacks/${r.org}/${r.project}/${r.stack}`;
+const settingsPath = (r: StackRef) => `${base(r)}/deployments/settings`;
+const deploymentsPath = (r: StackRef) => `${base(r)}/deployments`;
+
+/** A 400 in the API's shape whose errors name `field` (or a field under it). */
+function expectBadRequest(res: Res, field: string) {
+  expect(res.status).toBe(400);
+  expect(res.body).toEqual({ code: 400, message: expect.any(String), errors: expect.any(Array) });
+  expect(res.body.errors.length).toBeGreaterThan(0);
+  for (const e of res.body.errors) expect(e).toEqual({ field: expect.any(String), message: expect.any(String) });
+  const fields: string[] = res.body.errors.map((e: { field: string }) => e.field);
+  expect(fields.some((f) => f === field || f.startsWith(`${field}.`))).toBe(true);
+  expect(res.body.message).toContain(field);
+}
+
+function expectError(res: Res, status: number) {
+  expect(res.status).toBe(status);
+  expect(res.body).toEqual(expect.objectContaining({ code: status, message: expect.any(String) }));
+}
+
+/** The raw stored row, to prove a rejected write changed nothing at all. */
+async function settingsRow(r: StackRef) {
+  return store.db
+    .selectFrom('stack_settings')
+    .selectAll()
+    .where('org', '=', r.org)
+    .where('project', '=', r.project)
+    .where('stack', '=', r.stack)
+    .executeTakeFirst();
+}
+
+const deploymentCount = async (r: StackRef) => (await store.listDeployments(r, { page: 1, pageSize: 100, asc: true })).total;
+
+const validSettings = {
+  sourceContext: { git: { repoURL: 'https://git.example.com/acme/website.git', branch: 'refs/heads/main', repoDir: 'infra' } },
+  operationContext: {
+    preRunCommands: ['npm run build'],
+    environmentVariables: { AWS_REGION: 'eu-west-1', API_KEY: { secret: SECRET } },
+    options: { skipInstallDependencies: false },
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Settings: bad inputs change nothing
+
+describe('settings validation', () => {
+  const guarded = ref('guarded');
+  let storedText: string;
+
+  beforeAll(async () => {
+    const res = await call('PUT', settingsPath(guarded), { body: validSettings });
+    expect(res.status).toBe(200);
+    storedText = (await call('GET', settingsPath(guarded))).text;
+  });
+
+  const cases: [string, unknown, string][] = [
+    ['invalid JSON text', raw('{"sourceContext": {"git": '), '(body)'],
+    ['an empty body', raw(''), '(body)'],
+    ['a JSON array', [validSettings], '(body)'],
+    ['a JSON string', 'sourceContext', '(body)'],
+    ['a JSON number', 42, '(body)'],
+    ['JSON null', null, '(body)'],
+    ['an unknown top-level key', { ...validSettings, colour: 'blue' }, 'colour'],
+    ['an unknown nested key', { operationContext: { preRunCommand: ['echo hi'] } }, 'operationContext.preRunCommand'],
+    ['an unknown git key', { sourceContext: { git: { url: 'https://x' } } }, 'sourceContext.git.url'],
+    ['preRunCommands not an array', { operationContext: { preRunCommands: 'echo hi' } }, 'operationContext.preRunCommands'],
+    ['an empty pre-run command', { operationContext: { preRunCommands: ['echo hi', ''] } }, 'operationContext.preRunCommands.1'],
+    ['an env var value that is a number', { operationContext: { environmentVariables: { PORT: 8080 } } }, 'operationContext.environmentVariables.PORT'],
+    ['environmentVariables an array', { operationContext: { environmentVariables: ['A=1'] } }, 'operationContext.environmentVariables'],
+    ['an env var name with a dash', { operationContext: { environmentVariables: { 'MY-VAR': 'x' } } }, 'operationContext.environmentVariables.MY-VAR'],
+    ['an env var name starting with a digit', { operationContext: { environmentVariables: { '1ST': 'x' } } }, 'operationContext.environmentVariables.1ST'],
+    ['an env var name with a space', { operationContext: { environmentVariables: { 'A B': 'x' } } }, 'operationContext.environmentVariables.A B'],
+    ['a branch starting with -', { sourceContext: { git: { branch: '--upload-pack=touch pwned' } } }, 'sourceContext.git.branch'],
+    ['an empty branch', { sourceContext: { git: { branch: '' } } }, 'sourceContext.git.branch'],
+    ['a repoURL starting with -', { sourceContext: { git: { repoURL: '--config=core.sshCommand=sh' } } }, 'sourceContext.git.repoURL'],
+    ['a repoUrl (other spelling) starting with -', { sourceContext: { git: { repoUrl: '-uhttps://x' } } }, 'sourceContext.git.repoURL'],
+    ['an absolute repoDir', { sourceContext: { git: { repoDir: '/etc' } } }, 'sourceContext.git.repoDir'],
+    ['a repoDir with ..', { sourceContext: { git: { repoDir: 'infra/../../etc' } } }, 'sourceContext.git.repoDir'],
+    ['a repoDir that is ..', { sourceContext: { git: { repoDir: '..' } } }, 'sourceContext.git.repoDir'],
+    ['a repoDir with backslash ..', { sourceContext: { git: { repoDir: 'infra\\..\\..' } } }, 'sourceContext.git.repoDir'],
+    ['a commit that is not hex', { sourceContext: { git: { commit: 'HEAD~1' } } }, 'sourceContext.git.commit'],
+    ['a commit that is an option', { sourceContext: { git: { commit: '--all' } } }, 'sourceContext.git.commit'],
+    ['a commit that is a number', { sourceContext: { git: { commit: 1234567 } } }, 'sourceContext.git.commit'],
+    ['git not an object', { sourceContext: { git: 'https://x' } }, 'sourceContext.git'],
+    ['vcs without provider', { vcs: { repository: 'acme/website', deployCommits: true } }, 'vcs.provider'],
+    ['vcs with an unknown provider', { vcs: { provider: 'svn' } }, 'vcs.provider'],
+    ['gitHub with an unknown key', { gitHub: { repository: 'acme/website', provider: 'github' } }, 'gitHub.provider'],
+    ['a boolean option that is a string', { operationContext: { options: { skipInstallDependencies: 'yes' } } }, 'operationContext.options.skipInstallDependencies'],
+    [
+      'a secret object with extra keys',
+      { operationContext: { environmentVariables: { TOKEN: { secret: SECRET_REJECTED, note: 'x' } } } },
+      'operationContext.environmentVariables.TOKEN',
+    ],
+    [
+      'an isSecret object with extra keys',
+      { operationContext: { environmentVariables: { TOKEN: { isSecret: true, value: SECRET_REJECTED, x: 1 } } } },
+      'operationContext.environmentVariables.TOKEN',
+    ],
+    [
+      'a secret object whose value is not a string',
+      { operationContext: { environmentVariables: { TOKEN: { secret: 42 } } } },
+      'operationContext.environmentVariables.TOKEN',
+    ],
+    [
+      'an accessToken object with extra keys',
+      { sourceContext: { git: { gitAuth: { accessToken: { secret: SECRET_REJECTED, user: 'x' } } } } },
+      'sourceContext.git.gitAuth.accessToken',
+    ],
+    ['an empty ciphertext', { operationContext: { environmentVariables: { TOKEN: { ciphertext: '' } } } }, 'operationContext.environmentVariables.TOKEN'],
+    ['basicAuth without a password', { sourceContext: { git: { gitAuth: { basicAuth: { userName: 'me' } } } } }, 'sourceContext.git.gitAuth.basicAuth.password'],
+    ['too many pre-run commands', { operationContext: { preRunCommands: Array(51).fill('true') } }, 'operationContext.preRunCommands'],
+  ];
+
+  test.each(cases.flatMap(([what, body, field]) => ['POST', 'PUT'].map((m) => [m, what, body, field] as const)))(
+    '%s with %s → 400 naming the field, stored settings untouched',
+    async (method, _what, body, field) => {
+      const rowBefore = await settingsRow(guarded);
+      const res = await call(method, settingsPath(guarded), { body });
+      expectBadRequest(res, field);
+      expect((await call('GET', settingsPath(guarded))).text).toBe(storedText);
+      expect(await settingsRow(guarded)).toEqual(rowBefore);
+    },
+  );
+
+  // Hono's json validator reads such bodies as `{}`: a PUT would have wiped the settings.
+  test.each([
+    ['POST', null, '{"sourceContext": null}'],
+    ['PUT', null, '{}'],
+    ['PUT', 'text/plain', '{}'],
+    ['PUT', 'application/x-www-form-urlencoded', 'sourceContext=x'],
+    ['POST', 'text/plain', 'not json'],
+  ])('%s with Content-Type %s → 415, stored settings untouched', async (method, type, body) => {
+    const rowBefore = await settingsRow(guarded);
+    expectError(await call(method, settingsPath(guarded), { body: raw(body), contentType: type }), 415);
+    expect((await call('GET', settingsPath(guarded))).text).toBe(storedText);
+    expect(await settingsRow(guarded)).toEqual(rowBefore);
+  });
+
+  test('a JSON content type with parameters or a +json suffix is accepted', async () => {
+    const s = ref('content-types');
+    const a = await call('PUT', settingsPath(s), { body: validSettings, contentType: 'application/json; charset=utf-8' });
+    expect(a.status).toBe(200);
+    const b = await call('POST', settingsPath(s), { body: { tag: 'x' }, contentType: 'application/merge-patch+json' });
+    expect(b.status).toBe(200);
+    expect(b.body.tag).toBe('x');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Path names
+
+describe('bad org, project and stack names', () => {
+  const long = 'a'.repeat(101);
+  const names: [string, string, string, string, 'org' | 'project' | 'stack'][] = [
+    ['an org with a space', 'my%20org', 'website', 'dev', 'org'],
+    ['a project with a space', 'acme', 'web%20site', 'dev', 'project'],
+    ['a stack with a space', 'acme', 'website', 'dev%20env', 'stack'],
+    // A bare '..' segment never reaches the router (URLs resolve it); these carry it in a name.
+    ['an org with ../', '..%2F..', 'website', 'dev', 'org'],
+    ['a project with ..', 'acme', '..%2Fetc', 'dev', 'project'],
+    ['a stack starting with ..', 'acme', 'website', '..dev', 'stack'],
+    ['an org starting with -', '-acme', 'website', 'dev', 'org'],
+    ['a project starting with -', 'acme', '-website', 'dev', 'project'],
+    ['a stack starting with -', 'acme', 'website', '--dev', 'stack'],
+    ['a 101-character org', long, 'website', 'dev', 'org'],
+    ['a 41-character org', 'a'.repeat(41), 'website', 'dev', 'org'],
+    ['a 101-character project', 'acme', long, 'dev', 'project'],
+    ['a 101-character stack', 'acme', 'website', long, 'stack'],
+    ['a stack with a shell character', 'acme', 'website', 'dev%3Brm', 'stack'],
+  ];
+
+  const routes: [string, (b: string) => string, unknown][] = [
+    ['GET', (b) => `${b}/deployments/settings`, undefined],
+    ['POST', (b) => `${b}/deployments/settings`, validSettings],
+    ['PUT', (b) => `${b}/deployments/settings`, validSettings],
+    ['DELETE', (b) => `${b}/deployments/settings`, undefined],
+    ['POST', (b) => `${b}/deployments`, { operation: 'update', ...validSettings }],
+    ['GET', (b) => `${b}/deployments`, undefined],
+    ['GET', (b) => `${b}/deployments/00000000-0000-0000-0000-000000000000`, undefined],
+    ['GET', (b) => `${b}/deployments/00000000-0000-0000-0000-000000000000/logs`, undefined],
+  ];
+
+  const settingsRows = async () => (await store.db.selectFrom('stack_settings').select('org').execute()).length;
+
+  test.each(names)('%s → 400 naming it on every route', async (_what, org, project, stack, field) => {
+    const before = signals.length;
+    const rowsBefore = await settingsRows();
+    for (const [method, path, body] of routes) {
+      const res = await call(method, path(`/api/stacks/${org}/${project}/${stack}`), { body });
+      expectBadRequest(res, field);
+    }
+    expect(signals.length).toBe(before);
+    expect(await settingsRows()).toBe(rowsBefore);
+  });
+
+  test('names at the limits are accepted', async () => {
+    const r = ref('s'.repeat(100), 'o'.repeat(40), 'p'.repeat(100));
+    expect((await call('PUT', settingsPath(r), { body: validSettings })).status).toBe(200);
+    expect((await call('DELETE', settingsPath(r))).status).toBe(204);
+    const dotted = ref('dev.eu-west_1', 'a.b', 'web-site_2');
+    expect((await call('PUT', settingsPath(dotted), { body: validSettings })).status).toBe(200);
+    expect((await call('DELETE', settingsPath(dotted))).status).toBe(204);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Deployment requests
+
+describe('deployment request validation', () => {
+  const withSettings = ref('deploy-guarded');
+  const bare = ref('deploy-bare');
+  const repoURL = 'https://git.example.com/acme/website.git';
+
+  beforeAll(async () => {
+    expect((await call('PUT', settingsPath(withSettings), { body: validSettings })).status).toBe(200);
+  });
+
+  const cases: [string, StackRef, unknown, number, string | undefined][] = [
+    ['a missing operation', withSettings, {}, 400, 'operation'],
+    ['an unknown operation (deploy)', withSettings, { operation: 'deploy' }, 400, 'operation'],
+    ['an operation in the wrong case', withSettings, { operation: 'Update' }, 400, 'operation'],
+    ['an operation that is not a string', withSettings, { operation: 1 }, 400, 'operation'],
+    ['inheritSettings as a string', withSettings, { operation: 'update', inheritSettings: 'false' }, 400, 'inheritSettings'],
+    ['inheritSettings as a number', withSettings, { operation: 'update', inheritSettings: 0 }, 400, 'inheritSettings'],
+    ['an unknown key', withSettings, { operation: 'update', stackName: 'dev' }, 400, 'stackName'],
+    ['invalid JSON', withSettings, raw('{"operation": "update"'), 400, '(body)'],
+    ['a JSON array', withSettings, [{ operation: 'update' }], 400, '(body)'],
+    ['a bad override', withSettings, { operation: 'update', operationContext: { preRunCommands: 'x' } }, 400, 'operationContext.preRunCommands'],
+    ['an override branch starting with -', withSettings, { operation: 'update', sourceContext: { git: { branch: '-b' } } }, 400, 'sourceContext.git.branch'],
+    [
+      'a secret override with extra keys',
+      withSettings,
+      { operation: 'update', operationContext: { environmentVariables: { X: { secret: SECRET_REJECTED, y: 1 } } } },
+      400,
+      'operationContext.environmentVariables.X',
+    ],
+    ['no stored settings and no source', bare, { operation: 'update' }, 404, undefined],
+    ['no stored settings and inheritSettings false', bare, { operation: 'update', inheritSettings: false }, 400, 'sourceContext.git.repoURL'],
+    ['no stored settings, a source without repoURL', bare, { operation: 'update', sourceContext: { git: { branch: 'main' } } }, 400, 'sourceContext.git.repoURL'],
+    ['inheritSettings false and no source', withSettings, { operation: 'update', inheritSettings: false }, 400, 'sourceContext.git.repoURL'],
+    [
+      'inheritSettings false and only env vars',
+      withSettings,
+      { operation: 'update', inheritSettings: false, operationContext: { environmentVariables: { A: 'b' } } },
+      400,
+      'sourceContext.git.repoURL',
+    ],
+    ['an override removing the stored repoURL', withSettings, { operation: 'update', sourceContext: { git: { repoURL: null } } }, 400, 'sourceContext.git.repoURL'],
+    [
+      'both branch and commit',
+      bare,
+      { operation: 'update', sourceContext: { git: { repoURL, branch: 'refs/heads/main', commit: 'abc1234' } } },
+      400,
+      'sourceContext.git.commit',
+    ],
+    ['a commit added to the stored branch', withSettings, { operation: 'preview', sourceContext: { git: { commit: 'abc1234' } } }, 400, 'sourceContext.git.commit'],
+    [
+      'two git auth methods',
+      bare,
+      { operation: 'update', sourceContext: { git: { repoURL, gitAuth: { accessToken: SECRET_REJECTED, basicAuth: { userName: 'u', password: SECRET_REJECTED } } } } },
+      400,
+      'sourceContext.git.gitAuth',
+    ],
+  ];
+
+  test.each(cases.map(([what, r, body, status, field]) => [what, status, r, body, field] as const))(
+    '%s → %i, nothing queued or recorded',
+    async (_what, status, r, body, field) => {
+    const before = signals.length;
+    const countBefore = await deploymentCount(r);
+    const settingsBefore = await settingsRow(r);
+    const res = await call('POST', deploymentsPath(r), { body });
+    if (field) expectBadRequest(res, field);
+    else expectError(res, status);
+    expect(res.status).toBe(status);
+    expect(signals.length).toBe(before);
+    expect(await deploymentCount(r)).toBe(countBefore);
+    expect(countBefore).toBe(0);
+    expect(await settingsRow(r)).toEqual(settingsBefore);
+    },
+  );
+
+  test('a deployment request without a JSON content type → 415, nothing queued', async () => {
+    const before = signals.length;
+    const res = await call('POST', deploymentsPath(withSettings), { body: raw('{"operation":"update"}'), contentType: null });
+    expectError(res, 415);
+    expect(signals.length).toBe(before);
+    expect(await deploymentCount(withSettings)).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Reading deployments and logs
+
+describe('list, get and logs', () => {
+  const history = ref('history');
+  let id: string;
+
+  beforeAll(async () => {
+    expect((await call('PUT', settingsPath(history), { body: validSettings })).status).toBe(200);
+    const res = await call('POST', deploymentsPath(history), { body: { operation: 'update' } });
+    expect(res.status).toBe(202);
+    id = res.body.id;
+    await store.setStatus(id, 'running');
+    await store.setStep(id, 0, 'running');
+    await store.appendLogs(id, 0, [
+      { seq: 0, ts: '2024-01-01T00:00:00.000Z', line: 'cloning\n' },
+      { seq: 1, ts: '2024-01-01T00:00:01.000Z', line: 'cloned\n' },
+    ]);
+  });
+
+  test.each([
+    ['page=0', 'query.page'],
+    ['page=-1', 'query.page'],
+    ['page=abc', 'query.page'],
+    ['page=1.5', 'query.page'],
+    ['page=', 'query.page'],
+    ['pageSize=0', 'query.pageSize'],
+    ['pageSize=101', 'query.pageSize'],
+    ['pageSize=ten', 'query.pageSize'],
+    ['asc=yes', 'query.asc'],
+    ['asc=1', 'query.asc'],
+    ['asc=TRUE', 'query.asc'],
+  ])('list with %s → 400 naming %s', async (query, field) => {
+    expectBadRequest(await call('GET', `${deploymentsPath(history)}?${query}`), field);
+  });
+
+  test('list with good paging works', async () => {
+    const res = await call('GET', `${deploymentsPath(history)}?page=1&pageSize=100&asc=true`);
+    expect(res.status).toBe(200);
+    expect(res.body.total).toBe(1);
+    expect(res.body.itemsPerPage).toBe(100);
+    expect(res.body.deployments.map((d: { id: string }) => d.id)).toEqual([id]);
+    const far = await call('GET', `${deploymentsPath(history)}?page=1000000000000`);
+    expect(far.status).toBe(200);
+    expect(far.body.deployments).toEqual([]);
+  });
+
+  test('list for an unknown stack → 404', async () => {
+    expectError(await call('GET', deploymentsPath(ref('nobody-home'))), 404);
+    expectError(await call('GET', deploymentsPath(ref('dev', 'nobody', 'nothing'))), 404);
+  });
+
+  test.each([
+    ['continuationToken=abc', 'query.continuationToken'],
+    ['continuationToken=', 'query.continuationToken'],
+    ['continuationToken=1.0.0', 'query.continuationToken'],
+    ['continuationToken=0.0', 'query.continuationToken'],
+    ['continuationToken=0.-1.0', 'query.continuationToken'],
+    ['continuationToken=0.0.0.0', 'query.continuationToken'],
+    ['continuationToken=0.x.1', 'query.continuationToken'],
+    ['continuationToken=0.99.0', 'query.continuationToken'],
+    ['continuationToken=0.0.99999999999999999999999', 'query.continuationToken'],
+    ['step=99', 'query.step'],
+    ['step=4', 'query.step'],
+    ['step=-1', 'query.step'],
+    ['step=one', 'query.step'],
+    ['step=0&offset=-1', 'query.offset'],
+    ['count=0', 'query.count'],
+    ['count=500', 'query.count'],
+    ['count=1e9', 'query.count'],
+    ['job=1', 'query.job'],
+  ])('logs with %s → 400 naming %s', async (query, field) => {
+    expectBadRequest(await call('GET', `${deploymentsPath(history)}/${id}/logs?${query}`), field);
+  });
+
+  test('good log reads work', async () => {
+    const stream = await call('GET', `${deploymentsPath(history)}/${id}/logs`);
+    expect(stream.status).toBe(200);
+    expect(stream.body.lines).toEqual([
+      { header: 'Get source', timestamp: '0001-01-01T00:00:00Z' },
+      { timestamp: '2024-01-01T00:00:00.000Z', line: 'cloning\n' },
+      { timestamp: '2024-01-01T00:00:01.000Z', line: 'cloned\n' },
+    ]);
+    expect(stream.body.nextToken).toBe('0.0.3');
+    const step = await call('GET', `${deploymentsPath(history)}/${id}/logs?step=0&offset=1&count=10`);
+    expect(step.body).toEqual({ lines: [{ timestamp: '2024-01-01T00:00:01.000Z', line: 'cloned\n' }], nextOffset: 2 });
+    const last = await call('GET', `${deploymentsPath(history)}/${id}/logs?step=3&job=0`);
+    expect(last.body).toEqual({ lines: [], nextOffset: 0 });
+    const end = await call('GET', `${deploymentsPath(history)}/${id}/logs?continuationToken=0.4.0`);
+    expect(end.body).toEqual({ lines: [], nextToken: '0.4.0' });
+  });
+
+  test.each([
+    ['an unknown id', () => '00000000-0000-0000-0000-000000000000'],
+    ['a non-uuid id', () => 'not-a-deployment'],
+    ['a very long id', () => 'x'.repeat(2000)],
+  ])('get and logs of %s → 404', async (_what, makeId) => {
+    expectError(await call('GET', `${deploymentsPath(history)}/${makeId()}`), 404);
+    expectError(await call('GET', `${deploymentsPath(history)}/${makeId()}/logs`), 404);
+  });
+
+  test("another stack's deployment id → 404", async () => {
+    expectError(await call('GET', `${deploymentsPath(ref('other'))}/${id}`), 404);
+    expectError(await call('GET', `${deploymentsPath(ref('history', 'acme', 'other'))}/${id}/logs`), 404);
+  });
+
+  test('unknown routes and methods → 404 JSON', async () => {
+    expectError(await call('GET', '/api/nothing'), 404);
+    expectError(await call('PATCH', settingsPath(history), { body: {} }), 404);
+    expectError(await call('GET', '/nothing', { token: null }), 404);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Auth and body size
+
+describe('auth', () => {
+  const r = ref('auth');
+  const endpoints: [string, string, unknown][] = [
+    ['GET', settingsPath(r), undefined],
+    ['POST', settingsPath(r), validSettings],
+    ['PUT', settingsPath(r), validSettings],
+    ['DELETE', settingsPath(r), undefined],
+    ['POST', deploymentsPath(r), { operation: 'update', ...validSettings }],
+    ['GET', deploymentsPath(r), undefined],
+    ['GET', `${deploymentsPath(r)}/x`, undefined],
+    ['GET', `${deploymentsPath(r)}/x/logs`, undefined],
+    ['GET', '/api/nothing', undefined],
+  ];
+
+  test.each(endpoints)('%s %s without a token → 401, with a wrong one → 401', async (method, path, body) => {
+    const before = signals.length;
+    expect((await call(method, path, { body, token: null })).status).toBe(401);
+    expect((await call(method, path, { body, token: 'wrong-token-wrong-token' })).status).toBe(401);
+    expect((await call(method, path, { body, token: TOKEN.slice(0, -1) })).status).toBe(401);
+    expect((await call(method, path, { body, token: `${TOKEN}x` })).status).toBe(401);
+    expect(signals.length).toBe(before);
+    expect(await settingsRow(r)).toBeUndefined();
+    expect(await deploymentCount(r)).toBe(0);
+  });
+
+  test('a token under another scheme is refused', async () => {
+    const res = await call('GET', settingsPath(r), { token: null, headers: { Authorization: `Bearer ${TOKEN}` } });
+    expect([400, 401]).toContain(res.status);
+  });
+
+  test('/healthz needs no token', async () => {
+    const res = await call('GET', '/healthz', { token: null });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true });
+  });
+});
+
+describe('body size', () => {
+  const r = ref('big');
+  const MiB = 1024 * 1024;
+
+  beforeAll(async () => {
+    expect((await call('PUT', settingsPath(r), { body: validSettings })).status).toBe(200);
+  });
+
+  test('a body over 1 MiB → 413 and nothing changes', async () => {
+    const rowBefore = await settingsRow(r);
+    const big = { ...validSettings, tag: 'x'.repeat(MiB) };
+    for (const method of ['POST', 'PUT']) expectError(await call(method, settingsPath(r), { body: big }), 413);
+    expectError(await call('POST', deploymentsPath(r), { body: { operation: 'update', tag: 'x'.repeat(MiB) } }), 413);
+    expect(await settingsRow(r)).toEqual(rowBefore);
+    expect(await deploymentCount(r)).toBe(0);
+  });
+
+  test('a streamed body over 1 MiB (no Content-Length) → 413', async () => {
+    const chunk = new TextEncoder().encode(' '.repeat(64 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(ctl) {
+        if (sent > MiB + chunk.length) return ctl.close();
+        sent += chunk.length;
+        ctl.enqueue(chunk);
+      },
+    });
+    requests += 1;
+    const res = await app.request(settingsPath(r), {
+      method: 'PUT',
+      headers: { Authorization: `token ${TOKEN}`, 'Content-Type': 'application/json' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+  });
+
+  test('a body of exactly 1 MiB is accepted', async () => {
+    const json = JSON.stringify({ tag: 'exact' });
+    const res = await call('POST', settingsPath(r), { body: raw(json + ' '.repeat(MiB - json.length)) });
+    expect(res.status).toBe(200);
+    expect(res.body.tag).toBe('exact');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// What valid requests do
+
+describe('settings that are accepted', () => {
+  const r = ref('merge');
+
+  test("POST merges by Pulumi's rules, PUT replaces, DELETE removes", async () => {
+    const put = await call('PUT', settingsPath(r), {
+      body: {
+        sourceContext: { git: { repoURL: 'https://git.example.com/old.git', branch: 'refs/heads/main', repoDir: 'infra' } },
+        operationContext: {
+          preRunCommands: ['one', 'two'],
+          environmentVariables: { A: '1', B: '2', C: '3' },
+          options: { skipInstallDependencies: true },
+        },
+        vcs: { provider: 'github', repository: 'acme/old', deployCommits: true, paths: ['infra/**'] },
+      },
+    });
+    expect(put.status).toBe(200);
+    expect(put.body.version).toBe(1);
+
+    const post = await call('POST', settingsPath(r), {
+      body: {
+        sourceContext: { git: { repoUrl: 'https://git.example.com/new.git' } },
+        operationContext: { preRunCommands: ['three'], environmentVariables: { B: null, D: '4' }, options: null },
+        vcs: { provider: 'gitlab', repository: 'acme/new' },
+        tag: 'blue',
+      },
+    });
+    expect(post.status).toBe(200);
+    const expected = {
+      sourceContext: { git: { repoURL: 'https://git.example.com/new.git', branch: 'refs/heads/main', repoDir: 'infra' } },
+      operationContext: { preRunCommands: ['three'], environmentVariables: { A: '1', C: '3', D: '4' } },
+      vcs: { provider: 'gitlab', repository: 'acme/new' },
+      tag: 'blue',
+      version: 2,
+    };
+    expect(post.body).toEqual(expected);
+    const got = await call('GET', settingsPath(r));
+    expect(got.body).toEqual(expected);
+    expect(got.text).not.toContain('repoUrl');
+
+    // A GET echoed back (with its read-only version) is a valid PUT; nulls in a PUT are dropped.
+    const echo = await call('PUT', settingsPath(r), { body: { ...got.body, tag: null, agentPoolId: 'pool-1' } });
+    expect(echo.status).toBe(200);
+    const { tag: _tag, ...rest } = expected;
+    expect(echo.body).toEqual({ ...rest, agentPoolID: 'pool-1', version: 3 });
+
+    const replaced = await call('PUT', settingsPath(r), { body: { sourceContext: { git: { repoURL: 'https://git.example.com/x.git' } } } });
+    expect(replaced.body).toEqual({ sourceContext: { git: { repoURL: 'https://git.example.com/x.git' } }, version: 4 });
+    expect((await call('GET', settingsPath(r))).body).toEqual(replaced.body);
+
+    const del = await call('DELETE', settingsPath(r));
+    expect(del.status).toBe(204);
+    expect(del.text).toBe('');
+    expectError(await call('GET', settingsPath(r)), 404);
+    expectError(await call('DELETE', settingsPath(r)), 404);
+
+    // A first POST creates, with nulls dropped.
+    const created = await call('POST', settingsPath(r), { body: { sourceContext: { git: { repoURL: 'https://x', branch: null } }, tag: null } });
+    expect(created.body).toEqual({ sourceContext: { git: { repoURL: 'https://x' } }, version: 1 });
+  });
+
+  test('secrets are sealed and never come back in the clear', async () => {
+    const s = ref('secrets');
+    const res = await call('PUT', settingsPath(s), {
+      body: {
+        sourceContext: { git: { repoURL: 'https://git.example.com/acme/website.git', gitAuth: { accessToken: SECRET_TOKEN } } },
+        operationContext: {
+          environmentVariables: {
+            API_KEY: { secret: SECRET },
+            HIDDEN: { isSecret: true, value: SECRET_HIDDEN },
+            SHOWN: { isSecret: false, value: 'shown' },
+            PLAIN: 'plain',
+          },
+        },
+      },
+    });
+    expect(res.status).toBe(200);
+    const sealed = { ciphertext: expect.stringMatching(/^v1:/) };
+    const env = res.body.operationContext.environmentVariables;
+    expect(env).toEqual({ API_KEY: sealed, HIDDEN: sealed, SHOWN: 'shown', PLAIN: 'plain' });
+    expect(res.body.sourceContext.git.gitAuth).toEqual({ accessToken: sealed });
+    expect(box.decrypt(env.API_KEY.ciphertext)).toBe(SECRET);
+    expect(box.decrypt(env.HIDDEN.ciphertext)).toBe(SECRET_HIDDEN);
+    expect(box.decrypt(res.body.sourceContext.git.gitAuth.accessToken.ciphertext)).toBe(SECRET_TOKEN);
+
+    const row = await settingsRow(s);
+    for (const secret of SECRETS) expect(row!.settings).not.toContain(secret);
+
+    // Echoing the sealed values back keeps them as they are; a merge of other keys too.
+    const got = await call('GET', settingsPath(s));
+    const again = await call('PUT', settingsPath(s), { body: got.body });
+    expect(again.body).toEqual({ ...got.body, version: 2 });
+    const merged = await call('POST', settingsPath(s), { body: { operationContext: { environmentVariables: { PLAIN: 'changed' } } } });
+    expect(merged.body.operationContext.environmentVariables).toEqual({ ...got.body.operationContext.environmentVariables, PLAIN: 'changed' });
+
+    // A secret may replace a plain value and the other way round.
+    const swapped = await call('POST', settingsPath(s), {
+      body: { operationContext: { environmentVariables: { PLAIN: { secret: SECRET }, API_KEY: 'now-plain' } } },
+    });
+    expect(swapped.body.operationContext.environmentVariables.PLAIN).toEqual(sealed);
+    expect(swapped.body.operationContext.environmentVariables.API_KEY).toBe('now-plain');
+  });
+
+  test('a valid deployment request is recorded and queued once, sealed', async () => {
+    const s = ref('shipit');
+    expect((await call('PUT', settingsPath(s), { body: validSettings })).status).toBe(200);
+    const before = signals.length;
+
+    const res = await call('POST', deploymentsPath(s), {
+      body: { operation: 'update', operationContext: { environmentVariables: { EXTRA: { secret: SECRET_OVERRIDE } } } },
+      headers: { 'X-Pulumi-Deployment-Initiator': 'cli' },
+    });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ id: expect.any(String), version: 1, consoleUrl: expect.any(String) });
+    expect(res.body.consoleUrl).toBe(`http://stackwright.test${deploymentsPath(s)}/${res.body.id}`);
+
+    expect(signals.length).toBe(before + 1);
+    const { workflowType, options } = signals[signals.length - 1];
+    expect(workflowType).toBe('stackQueue');
+    expect(options.workflowId).toBe('stack/acme/website/shipit');
+    expect(options.taskQueue).toBe('api-validation-test');
+    expect(options.args).toEqual([{ stack: s }]);
+    expect(options.signalArgs).toHaveLength(1);
+    const input = options.signalArgs[0];
+    expect(input).toEqual(expect.objectContaining({ ...s, id: res.body.id, version: 1, operation: 'update' }));
+    const wire = JSON.stringify(options.signalArgs);
+    for (const secret of SECRETS) expect(wire).not.toContain(secret);
+    const env = input.settings.operationContext.environmentVariables;
+    expect(box.decrypt(env.API_KEY.ciphertext)).toBe(SECRET);
+    expect(box.decrypt(env.EXTRA.ciphertext)).toBe(SECRET_OVERRIDE);
+    expect(env.AWS_REGION).toBe('eu-west-1');
+
+    // The overrides apply to this deployment only.
+    expect((await call('GET', settingsPath(s))).body.operationContext.environmentVariables.EXTRA).toBeUndefined();
+
+    const d = await call('GET', `${deploymentsPath(s)}/${res.body.id}`);
+    expect(d.status).toBe(200);
+    expect(d.body).toEqual(
+      expect.objectContaining({ id: res.body.id, version: 1, latestVersion: 1, status: 'not-started', pulumiOperation: 'update', initiator: 'cli' }),
+    );
+    expect(d.body.jobs[0].steps.map((x: { name: string }) => x.name)).toEqual([
+      'Get source',
+      'Install dependencies',
+      'Pre-run command 1',
+      'Pulumi operation',
+    ]);
+    expect(d.body.configuration.environmentVariables).toEqual(
+      expect.arrayContaining([
+        { name: 'API_KEY', secret: true },
+        { name: 'EXTRA', secret: true },
+        { name: 'AWS_REGION', value: 'eu-west-1', secret: false },
+      ]),
+    );
+
+    // A second request gets the next version; inheritSettings false with a full source works.
+    const second = await call('POST', deploymentsPath(s), {
+      body: { operation: 'preview', inheritSettings: false, sourceContext: { git: { repoUrl: 'https://git.example.com/other.git', commit: 'ABCDEF0' } } },
+    });
+    expect(second.status).toBe(202);
+    expect(second.body.version).toBe(2);
+    expect(signals.length).toBe(before + 2);
+    const secondInput = signals[signals.length - 1].options.signalArgs[0];
+    expect(secondInput.settings).toEqual({ sourceContext: { git: { repoURL: 'https://git.example.com/other.git', commit: 'ABCDEF0' } } });
+    expect(await deploymentCount(s)).toBe(2);
+
+    // Without stored settings, a request carrying a source is enough.
+    const fresh = await call('POST', deploymentsPath(ref('fresh')), {
+      body: { operation: 'refresh', sourceContext: { git: { repoURL: 'https://git.example.com/x.git', branch: null } } },
+    });
+    expect(fresh.status).toBe(202);
+    expect(signals[signals.length - 1].options.workflowId).toBe('stack/acme/website/fresh');
+  });
+
+  test('when Temporal cannot be reached → 503, the deployment is failed and its log stream ends', async () => {
+    const s = ref('no-temporal');
+    expect((await call('PUT', settingsPath(s), { body: validSettings })).status).toBe(200);
+    signalFailure = new Error('connection refused');
+    let res: Res;
+    try {
+      res = await call('POST', deploymentsPath(s), { body: { operation: 'update' } });
+    } finally {
+      signalFailure = undefined;
+    }
+    expectError(res, 503);
+    const list = await call('GET', deploymentsPath(s));
+    expect(list.body.total).toBe(1);
+    const d = list.body.deployments[0];
+    expect(d.status).toBe('failed');
+    const logs = await call('GET', `${deploymentsPath(s)}/${d.id}/logs`);
+    expect(logs.status).toBe(200);
+    expect(logs.body.nextToken).toBeUndefined();
+  });
+});
