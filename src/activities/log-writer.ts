@@ -29,10 +29,17 @@ export class LogWriter {
     const text = this.partial + chunk;
     const lines = text.split('\n');
     this.partial = lines.pop() ?? '';
-    for (const l of lines) this.line(l);
+    for (const l of lines) this.push(l);
   }
 
+  /** A line of our own: output still waiting for its line end goes first, so the order stays true. */
   line(text: string): void {
+    if (this.partial) this.push(this.partial);
+    this.partial = '';
+    this.push(text);
+  }
+
+  private push(text: string): void {
     this.pending.push({ seq: this.seq++, ts: new Date().toISOString(), line: this.masker.mask(text.replace(/\r$/, '')) + '\n' });
     if (this.pending.length >= 200) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), 200);
@@ -49,7 +56,7 @@ export class LogWriter {
   }
 
   async close(): Promise<void> {
-    if (this.partial) this.line(this.partial);
+    if (this.partial) this.push(this.partial);
     this.partial = '';
     await this.flush();
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { resolveTools } from '../../src/tools';
@@ -32,6 +32,7 @@ export interface Stackwright {
  * dev server from global-setup, a fresh data dir, the built pulumi CLI.
  */
 export async function startStackwright(env: Record<string, string> = {}): Promise<Stackwright> {
+  quietTemporal();
   const address = process.env.STACKWRIGHT_TEST_TEMPORAL_ADDRESS;
   if (!address) throw new Error('global-setup did not start Temporal');
   const config = loadConfig({
@@ -101,6 +102,15 @@ export async function startStackwright(env: Record<string, string> = {}): Promis
       await store.db.destroy();
     },
   };
+}
+
+/** The SDK logs every worker state change at INFO; tests only want warnings. */
+function quietTemporal(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    /* already installed in this test file */
+  }
 }
 
 const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
