@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runProcess } from './run-process';
+import { Masker } from './masker';
 
 export type GitAuth =
   | { accessToken: string }
@@ -167,84 +168,60 @@ async function authContext(o: FetchSourceOptions, tmp: string): Promise<GitConte
 }
 
 /** Runs git (never through a shell), streaming output lines to ctx.log; resolves with stdout when `capture`. */
-function runGit(args: string[], ctx: GitContext, capture: boolean): Promise<string> {
-  const { signal, secrets } = ctx;
-  const mask = (line: string) => secrets.reduce((l, s) => l.split(s).join('[secret]'), line);
+async function runGit(args: string[], ctx: GitContext, capture: boolean): Promise<string> {
+  const { signal } = ctx;
+  const masker = new Masker(ctx.secrets);
+  const mask = (line: string) => masker.mask(line);
   const subcommand = args[0] === '-C' ? args[2] : args[0];
   ctx.log(mask(`$ git ${args.map((a) => (/^[a-z]+:\/\//i.test(a) ? redactURL(a) : a)).join(' ')}`));
 
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    // An empty credential.helper resets the list, so helpers from the user's config are ignored.
-    const child = spawn('git', ['-c', 'credential.helper=', ...args], {
-      env: ctx.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Own process group, so that an abort also kills git's helpers (remote-https, ssh).
-      detached: true,
-    });
-    if (child.pid !== undefined) ctx.onSpawn?.(child.pid);
-
-    let stdout = '';
-    const stderrTail: string[] = [];
-    const lineSplitter = (onLine: (line: string) => void) => {
-      let partial = '';
-      return {
-        write(chunk: string) {
-          // git rewrites progress lines in place with '\r'.
-          const lines = (partial + chunk).split(/\r\n|\r|\n/);
-          partial = lines.pop() ?? '';
-          for (const line of lines) if (line.trim()) onLine(mask(line.trimEnd()));
-        },
-        end() {
-          if (partial.trim()) onLine(mask(partial.trimEnd()));
-          partial = '';
-        },
-      };
-    };
-    const errLines = lineSplitter((line) => {
-      ctx.log(line);
-      stderrTail.push(line);
-      if (stderrTail.length > ERROR_TAIL_LINES) stderrTail.shift();
-    });
-    const outLines = lineSplitter(ctx.log);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (capture ? (stdout += chunk) : outLines.write(chunk)));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => errLines.write(chunk));
-
-    let killTimer: NodeJS.Timeout | undefined;
-    const killGroup = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {
-        // already gone
-      }
-    };
-    const onAbort = () => {
-      killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
-      killTimer.unref();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-
-    let settled = false;
-    const settle = (err?: unknown) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      // 'close' waits for the output pipes, which git's helpers share, so the group is gone by now.
-      clearTimeout(killTimer);
-      if (err === undefined) resolve(stdout);
-      else reject(err);
-    };
-    child.on('error', (err) => settle(new Error(`failed to run git ${subcommand}: ${err.message}`)));
-    child.on('close', (code, sig) => {
-      errLines.end();
-      outLines.end();
-      if (signal?.aborted) return settle(signal.reason);
-      if (code === 0) return settle();
-      const detail = stderrTail.length ? `:\n${stderrTail.join('\n')}` : '';
-      settle(new Error(`git ${subcommand} failed with ${code !== null ? `exit code ${code}` : `signal ${sig}`}${detail}`));
-    });
+  let stdout = '';
+  const stderrTail: string[] = [];
+  const errLines = lineSplitter(mask, (line) => {
+    ctx.log(line);
+    stderrTail.push(line);
+    if (stderrTail.length > ERROR_TAIL_LINES) stderrTail.shift();
   });
+  const outLines = lineSplitter(mask, ctx.log);
+  let code: number;
+  try {
+    // An empty credential.helper resets the list, so helpers from the user's config are ignored.
+    code = await runProcess('git', ['-c', 'credential.helper=', ...args], {
+      env: ctx.env,
+      signal,
+      killGraceMs: KILL_GRACE_MS,
+      onSpawn: ctx.onSpawn,
+      onStdout: (chunk) => (capture ? (stdout += chunk) : outLines.write(chunk)),
+      onStderr: (chunk) => errLines.write(chunk),
+    });
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    throw new Error(`failed to run git ${subcommand}: ${(err as Error).message}`);
+  } finally {
+    errLines.end();
+    outLines.end();
+  }
+  if (code !== 0) {
+    const detail = stderrTail.length ? `:\n${stderrTail.join('\n')}` : '';
+    throw new Error(`git ${subcommand} failed with exit code ${code}${detail}`);
+  }
+  return stdout;
+}
+
+/** Splits output into masked, non-empty lines; git rewrites progress lines in place with '\r'. */
+function lineSplitter(mask: (line: string) => string, onLine: (line: string) => void) {
+  let partial = '';
+  return {
+    write(chunk: string) {
+      const lines = (partial + chunk).split(/\r\n|\r|\n/);
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) onLine(mask(line.trimEnd()));
+    },
+    end() {
+      if (partial.trim()) onLine(mask(partial.trimEnd()));
+      partial = '';
+    },
+  };
 }
 
 /** Drops the password from URLs with a user-info part; scp-like and local paths pass through. */

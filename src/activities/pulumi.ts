@@ -18,9 +18,10 @@ export interface PulumiSummary {
  */
 export async function pulumiOperation(o: OpenDeployment, log: LogWriter, pulumiRoot: string, killGraceMs: number): Promise<PulumiSummary> {
   const signal = cancellationSignal();
+  let forceStop: NodeJS.Timeout | undefined;
   const onAbort = () => {
     log.line(`Cancellation requested: stopping pulumi (force stop in ${Math.round(killGraceMs / 1000)} s).`);
-    setTimeout(() => {
+    forceStop = setTimeout(() => {
       const killed = killProcessesIn(o.programDir);
       if (killed.length) log.line(`Pulumi did not stop in time; killed ${killed.length} process(es).`);
     }, killGraceMs).unref();
@@ -62,6 +63,7 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, pulumiR
     throw new Error(`pulumi ${o.input.operation} failed: ${lastError(err)}`);
   } finally {
     clearInterval(beat);
+    clearTimeout(forceStop);
     signal.removeEventListener('abort', onAbort);
   }
 }
