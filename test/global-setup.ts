@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { resolveTools } from '../src/tools';
 import { startDevServer } from '../src/dev-server';
 import { connectWithRetry } from '../src/temporal-wait';
+import { startPostgres } from './helpers/postgres';
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -28,5 +29,12 @@ export default async function globalSetup(): Promise<void> {
   const connection = await connectWithRetry(dev.address);
   await connection.close();
   process.env.STACKWRIGHT_TEST_TEMPORAL_ADDRESS = dev.address;
-  (globalThis as { __temporal?: unknown }).__temporal = dev.child;
+  (globalThis as { __servers?: unknown[] }).__servers = [dev.child];
+
+  // The store also speaks PostgreSQL: test it there when the server binaries are installed.
+  const pg = process.env.STACKWRIGHT_TEST_POSTGRES_URL ? undefined : await startPostgres(await freePort());
+  if (pg) {
+    process.env.STACKWRIGHT_TEST_POSTGRES_URL = pg.url;
+    (globalThis as { __servers?: unknown[] }).__servers!.push(pg.child);
+  }
 }

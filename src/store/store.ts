@@ -95,6 +95,17 @@ export class Store {
 
   /** Records a deployment with the stack's next version number. */
   async createDeployment(ref: StackRef, d: NewDeployment): Promise<DeploymentRecord> {
+    // Two requests may read the same highest version; the unique key turns the loser away, and it tries again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.insertDeployment(ref, d);
+      } catch (err) {
+        if (attempt >= 20 || !isUniqueViolation(err)) throw err;
+      }
+    }
+  }
+
+  private async insertDeployment(ref: StackRef, d: NewDeployment): Promise<DeploymentRecord> {
     const now = this.ts();
     const id = randomUUID();
     await this.db.transaction().execute(async (tx) => {
@@ -275,4 +286,10 @@ export class Store {
         .map((s) => ({ name: s.name, status: s.status as StepStatus, started: s.started, lastUpdated: s.last_updated })),
     }));
   }
+}
+
+/** SQLite's and PostgreSQL's ways of saying a unique key was violated. */
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string };
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505';
 }

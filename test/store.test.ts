@@ -1,0 +1,77 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { openDatabase } from '../src/store/db';
+import { Store } from '../src/store/store';
+
+// The same contract on SQLite (the default) and on PostgreSQL (global-setup starts one when the
+// server binaries are installed; STACKWRIGHT_TEST_POSTGRES_URL points at it).
+const backends: [string, () => string][] = [['sqlite', () => join(mkdtempSync(join(tmpdir(), 'stackwright-db-')), 'db.sqlite')]];
+if (process.env.STACKWRIGHT_TEST_POSTGRES_URL) backends.push(['postgres', () => process.env.STACKWRIGHT_TEST_POSTGRES_URL!]);
+
+describe.each(backends)('store on %s', (_name, url) => {
+  let store: Store;
+  // Each test file run uses its own organization, so a shared PostgreSQL needs no cleaning.
+  const ref = { org: `o${randomUUID().slice(0, 8)}`, project: 'website', stack: 'dev' };
+
+  beforeAll(async () => {
+    store = new Store(await openDatabase(url()));
+  });
+  afterAll(async () => store.db.destroy());
+
+  test('migrations are idempotent', async () => {
+    const again = await openDatabase(url());
+    await again.destroy();
+  });
+
+  test('settings are versioned and deleted', async () => {
+    expect(await store.getSettings(ref)).toBeUndefined();
+    const a = await store.saveSettings(ref, { sourceContext: { git: { repoURL: 'file:///r', branch: 'main' } } });
+    const b = await store.saveSettings(ref, { sourceContext: { git: { repoURL: 'file:///r2', branch: 'main' } } });
+    expect([a.version, b.version]).toEqual([1, 2]);
+    expect((await store.getSettings(ref))?.settings.sourceContext?.git?.repoURL).toBe('file:///r2');
+    expect(await store.deleteSettings(ref)).toBe(true);
+    expect(await store.deleteSettings(ref)).toBe(false);
+  });
+
+  test('deployments get consecutive versions per stack, even when created at once', async () => {
+    const make = () =>
+      store.createDeployment(ref, { operation: 'update', settings: {}, inheritSettings: true, initiator: 'api', requestedBy: 't', steps: ['Get source', 'Pulumi operation'] });
+    const made = await Promise.all(Array.from({ length: 5 }, make));
+    expect(made.map((d) => d.version).sort()).toEqual([1, 2, 3, 4, 5]);
+    const other = await store.createDeployment({ ...ref, stack: 'prod' }, { operation: 'preview', settings: {}, inheritSettings: false, initiator: 'api', requestedBy: 't', steps: [] });
+    expect(other.version).toBe(1);
+
+    const page = await store.listDeployments(ref, { page: 2, pageSize: 2, asc: false });
+    expect(page.deployments.map((d) => d.version)).toEqual([3, 2]);
+    expect([page.total, page.latestVersion]).toEqual([5, 5]);
+    expect((await store.listDeployments(ref, { page: 1, pageSize: 2, asc: true })).deployments.map((d) => d.version)).toEqual([1, 2]);
+  });
+
+  test('steps, statuses and logs round-trip in order', async () => {
+    const d = await store.createDeployment(ref, { operation: 'destroy', settings: {}, inheritSettings: true, initiator: 'api', requestedBy: 't', steps: ['A', 'B', 'C'] });
+    await store.setStatus(d.id, 'running');
+    await store.setStep(d.id, 0, 'running');
+    await store.appendLogs(d.id, 0, [0, 1, 2].map((seq) => ({ seq, ts: new Date().toISOString(), line: `line ${seq}\n` })));
+    await store.appendLogs(d.id, 0, [{ seq: 2, ts: new Date().toISOString(), line: 'duplicate is ignored\n' }]);
+    expect(await store.countLogs(d.id, 0)).toBe(3);
+    expect((await store.readLogs(d.id, 0, 1, 10)).map((l) => l.line)).toEqual(['line 1\n', 'line 2\n']);
+    await store.setStep(d.id, 0, 'succeeded');
+    await store.setStep(d.id, 1, 'running');
+    await store.setStatus(d.id, 'failed', 'boom');
+    await store.closeOpenSteps(d.id, 'failed');
+    const got = (await store.getDeployment(ref, d.id))!;
+    expect(got.status).toBe('failed');
+    expect(got.message).toBe('boom');
+    expect(got.started).not.toBeNull();
+    expect(got.steps.map((s) => s.status)).toEqual(['succeeded', 'failed', 'skipped']);
+    expect(await store.getDeployment({ ...ref, stack: 'prod' }, d.id)).toBeUndefined();
+  });
+
+  test('timestamps are stored as ISO strings', async () => {
+    const { rows } = await sql<{ created: string }>`select created from deployments limit 1`.execute(store.db);
+    expect(rows[0].created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+});
