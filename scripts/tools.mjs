@@ -37,6 +37,7 @@ const tools = [
     files: ['bin/temporal'],
     value: (dir) => path.join(dir, 'bin', 'temporal'),
     fromEnv: (p) => ({ value: p, check: p }),
+    fromPath: () => onPath('temporal'),
     build: (tmp) => pipInstall(tc, tmp, 'bin/temporal'),
   },
   {
@@ -46,6 +47,7 @@ const tools = [
     files: ['bin/temporal-test-server'],
     value: (dir) => path.join(dir, 'bin', 'temporal-test-server'),
     fromEnv: (p) => ({ value: p, check: p }),
+    fromPath: () => onPath('temporal-test-server'),
     build: (tmp) => pipInstall(ts, tmp, 'bin/temporal-test-server'),
   },
   {
@@ -55,6 +57,12 @@ const tools = [
     files: ['bin/pulumi', 'bin/pulumi-language-nodejs', 'bin/pulumi-resource-pulumi-nodejs'],
     value: (dir) => dir,
     fromEnv: (p) => ({ value: p, check: path.join(p, 'bin', 'pulumi') }),
+    // An installed Pulumi is usable when its bin/ also holds the Node.js language host.
+    fromPath: () => {
+      const cli = onPath('pulumi');
+      const bin = cli && path.dirname(cli);
+      return bin && path.basename(bin) === 'bin' && isFile(path.join(bin, 'pulumi-language-nodejs')) ? path.dirname(bin) : undefined;
+    },
     build: buildPulumi,
   },
 ];
@@ -116,7 +124,17 @@ function elapsed(start) {
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-// Returns { value, ok } for a tool: env override if set, else the cache path.
+// The first `name` on PATH, resolved through symlinks.
+function onPath(name) {
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    const file = dir && path.join(dir, name);
+    if (file && isFile(file)) return fs.realpathSync(file);
+  }
+  return undefined;
+}
+
+// Returns { value, ok } for a tool: env override if set, else the cache, else what PATH has;
+// `ok: false` means it must be built into the cache.
 function resolve(tool) {
   const override = env[tool.envVar];
   if (override) {
@@ -124,7 +142,10 @@ function resolve(tool) {
     if (!isFile(check)) throw new ToolError(`${tool.envVar}=${override} but ${check} does not exist`);
     return { value, ok: true };
   }
-  return { value: tool.value(tool.dir), ok: tool.files.every((f) => isFile(path.join(tool.dir, f))) };
+  const cached = { value: tool.value(tool.dir), ok: tool.files.every((f) => isFile(path.join(tool.dir, f))) };
+  if (cached.ok) return cached;
+  const installed = tool.fromPath();
+  return installed ? { value: installed, ok: true } : cached;
 }
 
 function readOr(file, fallback) {

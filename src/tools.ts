@@ -1,88 +1,43 @@
-// Locates the native tools installed by scripts/tools.mjs (`npm run tools`).
-// Same rules as that script: STACKWRIGHT_* env overrides win, otherwise the
-// versioned layout in the cache dir. This module never builds anything.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 
 export interface ToolPaths {
-  /** The `temporal` CLI binary (dev server). */
+  /** The `temporal` CLI (dev server). */
   temporalCli: string;
-  /** The `temporal-test-server` binary (time-skipping test server). */
+  /** Temporal's time-skipping test server. */
   temporalTestServer: string;
-  /** Directory containing bin/pulumi: what `PulumiCommand.get({ root })` wants. */
+  /** The directory holding bin/pulumi, as `PulumiCommand.get({ root })` wants it. */
   pulumiRoot: string;
 }
 
-export interface ToolVersions {
-  temporalCli: { pypi: string; version: string };
-  temporalTestServer: { pypi: string; version: string };
-  pulumi: { version: string };
-  pulumiLanguageNodejs: { version: string };
-}
+let resolved: ToolPaths | undefined;
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-// Relative to this file so it works from src/ (tsx, jest) and lib/ (compiled).
-const VERSIONS_FILE = path.join(__dirname, '..', 'tools', 'versions.json');
-
-export function toolVersions(): ToolVersions {
-  return JSON.parse(fs.readFileSync(VERSIONS_FILE, 'utf8')) as ToolVersions;
-}
-
-export function cacheDir(env: Env = process.env): string {
-  if (env.STACKWRIGHT_CACHE_DIR) return env.STACKWRIGHT_CACHE_DIR;
-  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'stackwright');
-}
-
-function isFile(p: string): boolean {
-  return fs.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
-}
-
-function requireFiles(tool: string, files: string[], envVar: string | undefined): void {
-  const missing = files.find((f) => !isFile(f));
-  if (missing === undefined) return;
-  const fix = envVar ? `fix ${envVar}, or unset it and run \`npm run tools\`` : 'run `npm run tools`';
-  throw new Error(`${tool} not found: ${missing} does not exist; ${fix}`);
-}
-
-export function resolveTools(env: Env = process.env): ToolPaths {
-  const v = toolVersions();
-  const cache = cacheDir(env);
-
-  const binary = (tool: string, envVar: string, dir: string, name: string): string => {
-    const override = env[envVar];
-    const file = override ? path.resolve(override) : path.join(cache, dir, 'bin', name);
-    requireFiles(tool, [file], override ? envVar : undefined);
-    return file;
+/**
+ * Where the native tools are. scripts/tools.mjs is the one place that knows (environment overrides,
+ * the cache, PATH) and builds what is missing, so this asks it.
+ */
+export function resolveTools(env: NodeJS.ProcessEnv = process.env): ToolPaths {
+  if (resolved && env === process.env) return resolved;
+  const script = join(__dirname, '..', 'scripts', 'tools.mjs');
+  const r = spawnSync(process.execPath, [script, '--print-env'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error('the native tools are not available (see above); run `npm run tools`');
+  const vars = Object.fromEntries(
+    r.stdout
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => {
+        const [k, ...v] = l.split('=');
+        return [k, unquote(v.join('='))];
+      }),
+  );
+  const paths = {
+    temporalCli: vars.STACKWRIGHT_TEMPORAL_CLI,
+    temporalTestServer: vars.STACKWRIGHT_TEMPORAL_TEST_SERVER,
+    pulumiRoot: vars.STACKWRIGHT_PULUMI_DIR,
   };
-  const temporalCli = binary(
-    'temporal CLI',
-    'STACKWRIGHT_TEMPORAL_CLI',
-    `temporal-cli-${v.temporalCli.version}`,
-    'temporal',
-  );
-  const temporalTestServer = binary(
-    'temporal test server',
-    'STACKWRIGHT_TEMPORAL_TEST_SERVER',
-    `temporal-test-server-${v.temporalTestServer.version}`,
-    'temporal-test-server',
-  );
-
-  // An override is a ~/.pulumi-style install; only bin/pulumi is guaranteed there.
-  // Our own build also bundles the language host and dynamic-provider shim.
-  const override = env.STACKWRIGHT_PULUMI_DIR;
-  const pulumiRoot = override
-    ? path.resolve(override)
-    : path.join(cache, `pulumi-${v.pulumi.version}-nodejs-${v.pulumiLanguageNodejs.version}`);
-  const bins = override
-    ? ['pulumi']
-    : ['pulumi', 'pulumi-language-nodejs', 'pulumi-resource-pulumi-nodejs'];
-  requireFiles(
-    'pulumi CLI',
-    bins.map((b) => path.join(pulumiRoot, 'bin', b)),
-    override ? 'STACKWRIGHT_PULUMI_DIR' : undefined,
-  );
-
-  return { temporalCli, temporalTestServer, pulumiRoot };
+  if (env === process.env) resolved = paths;
+  return paths;
 }
+
+// tools.mjs single-quotes values the shell would split.
+const unquote = (s: string) => (s.startsWith("'") ? s.slice(1, -1).replace(/'\\''/g, "'") : s);
