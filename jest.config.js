@@ -9,5 +9,7 @@ module.exports = {
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   testTimeout: 180_000,
   maxWorkers: 2,
+  // Temporal's native runtime keeps threads alive after teardown; do not let that hold the run open.
+  forceExit: true,
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
 };

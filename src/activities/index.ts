@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import type { DeploymentInput, DeploymentStatus } from '../shared/deployment';
+import { TERMINAL, type DeploymentInput, type DeploymentStatus } from '../shared/deployment';
 import { openDeployment, workspaceDir, type ActivityDeps } from './context';
 import { runStep } from './step';
 import { getSource } from './source';
@@ -18,10 +18,8 @@ export function createSharedActivities(deps: ActivityDeps) {
     },
 
     async setDeploymentStatus(id: string, status: DeploymentStatus, message?: string): Promise<void> {
-      await deps.store.setStatus(id, status, message);
-      if (status === 'succeeded' || status === 'failed' || status === 'skipped') {
-        await deps.store.closeOpenSteps(id, status === 'succeeded' ? 'succeeded' : 'failed');
-      }
+      if (TERMINAL.includes(status)) await deps.store.finishDeployment(id, status, message);
+      else await deps.store.setStatus(id, status, message);
     },
   };
 }

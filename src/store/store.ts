@@ -206,6 +206,12 @@ export class Store {
       .execute();
   }
 
+  /** Records a deployment's end; steps still open end with it (failed) or are skipped. */
+  async finishDeployment(id: string, status: DeploymentStatus, message?: string): Promise<void> {
+    await this.setStatus(id, status, message);
+    await this.closeOpenSteps(id, status === 'succeeded' ? 'succeeded' : 'failed');
+  }
+
   /** Marks every step still running (or waiting) when a deployment ends early. */
   async closeOpenSteps(id: string, status: StepStatus): Promise<void> {
     await this.db

@@ -33,6 +33,14 @@ function start(env: Record<string, string>): Promise<{ child: ChildProcess; outp
   });
 }
 
+/** A port whose +1000 neighbour (the Temporal UI) is valid and free too. */
+async function freeTemporalPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port + 1000 <= 65535 && !(await alive(port + 1000))) return port;
+  }
+}
+
 const stopped = (child: ChildProcess) => new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', r)));
 
 const alive = (port: number) =>
@@ -46,7 +54,7 @@ test('starts, keeps its data across a restart, and stops every child on SIGTERM'
   const env = {
     STACKWRIGHT_DATA_DIR: dataDir,
     STACKWRIGHT_PORT: String(await freePort()),
-    STACKWRIGHT_TEMPORAL_PORT: String(await freePort()),
+    STACKWRIGHT_TEMPORAL_PORT: String(await freeTemporalPort()),
     STACKWRIGHT_LOG_LEVEL: 'info',
   };
   const api = `http://127.0.0.1:${env.STACKWRIGHT_PORT}/api/stacks/acme/website/dev/deployments/settings`;

@@ -73,8 +73,8 @@ export function deploymentRoutes(deps: ApiDeps) {
         });
       } catch (err) {
         deps.log.error({ err, deployment: record.id }, 'could not queue deployment');
-        await store.setStatus(record.id, 'failed', 'could not reach Temporal to queue the deployment');
-        await store.closeOpenSteps(record.id, 'failed'); // else its log stream never ends
+        // Closing its steps too, or its log stream would wait forever.
+        await store.finishDeployment(record.id, 'failed', 'could not reach Temporal to queue the deployment');
         return apiError(c, 503, 'could not reach Temporal to queue the deployment; try again');
       }
       return c.json({ id: record.id, version: record.version, consoleUrl: consoleUrl(deps, ref, record.version, record.id) }, 202);
