@@ -8,8 +8,7 @@ import { startDevServer } from './dev-server';
 import { connectClient, connectWorker, registerSearchAttributes } from './temporal';
 import { openDatabase } from './store/db';
 import { Store } from './store/store';
-import { SecretBox } from './secret-box';
-import { createApp } from './api/app';
+import { apiDeps, createApp } from './api/app';
 import { createWorkers, runWorkers } from './worker';
 
 const log = createLogger();
@@ -19,17 +18,7 @@ async function runApi(config: Config): Promise<void> {
   const address = requireTemporal(config);
   const store = new Store(await openDatabase(config.databaseUrl));
   const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE);
-  const app = createApp({
-    store,
-    box: new SecretBox(config.secretsKey),
-    temporal,
-    token: config.token,
-    taskQueue: config.STACKWRIGHT_TASK_QUEUE,
-    namespace: config.TEMPORAL_NAMESPACE,
-    publicUrl: config.publicUrl,
-    temporalUiUrl: config.STACKWRIGHT_TEMPORAL_UI_URL,
-    log,
-  });
+  const app = createApp(apiDeps(config, store, temporal, log));
   const server = serve({ fetch: app.fetch, hostname: config.STACKWRIGHT_HOST, port: config.STACKWRIGHT_PORT }, () =>
     log.info(`API listening on ${config.publicUrl}`),
   );

@@ -6,7 +6,7 @@ import { apiError, errorHandler } from './errors';
 import { settingsRoutes } from './routes/settings';
 import { deploymentRoutes } from './routes/deployments';
 
-export type { ApiDeps } from './deps';
+export { apiDeps, type ApiDeps } from './deps';
 
 /** The HTTP API. Paths and fields follow Pulumi Deployments' REST API. */
 export function createApp(deps: ApiDeps) {

@@ -1,7 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store';
-import type { SecretBox } from '../secret-box';
+import { SecretBox } from '../secret-box';
+import type { Config } from '../config';
 
 export interface ApiDeps {
   store: Store;
@@ -15,4 +16,19 @@ export interface ApiDeps {
   /** Temporal Web UI base URL; deployments link to their workflow there when set. */
   temporalUiUrl?: string;
   log: Logger;
+}
+
+/** The API's dependencies as configured. */
+export function apiDeps(config: Config, store: Store, temporal: Client, log: Logger): ApiDeps {
+  return {
+    store,
+    box: new SecretBox(config.secretsKey),
+    temporal,
+    token: config.token,
+    taskQueue: config.STACKWRIGHT_TASK_QUEUE,
+    namespace: config.TEMPORAL_NAMESPACE,
+    publicUrl: config.publicUrl,
+    temporalUiUrl: config.STACKWRIGHT_TEMPORAL_UI_URL,
+    log,
+  };
 }

@@ -11,8 +11,7 @@ import { resolveTools } from '../../src/tools';
 import { connectClient, connectWorker } from '../../src/temporal';
 import { openDatabase } from '../../src/store/db';
 import { Store } from '../../src/store/store';
-import { SecretBox } from '../../src/secret-box';
-import { createApp } from '../../src/api/app';
+import { apiDeps, createApp } from '../../src/api/app';
 import { createWorkers, runWorkers } from '../../src/worker';
 import type { Client } from '@temporalio/client';
 
@@ -56,16 +55,7 @@ export async function startStackwright(env: Record<string, string> = {}): Promis
     workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
   });
   const running = runWorkers(workers);
-  const app = createApp({
-    store,
-    box: new SecretBox(config.secretsKey),
-    temporal,
-    token: config.token,
-    taskQueue: config.STACKWRIGHT_TASK_QUEUE,
-    namespace: config.TEMPORAL_NAMESPACE,
-    publicUrl: 'http://stackwright.test',
-    log,
-  });
+  const app = createApp({ ...apiDeps(config, store, temporal, log), publicUrl: 'http://stackwright.test' });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
   });
