@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from './shared/ids';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const optionalUrl = z.string().url().optional();
@@ -18,7 +19,7 @@ export const EnvConfig = z.object({
     .optional(),
   STACKWRIGHT_DATABASE_URL: z.string().min(1).optional(),
   STACKWRIGHT_PUBLIC_URL: optionalUrl,
-  STACKWRIGHT_TASK_QUEUE: z.string().min(1).default('stackwright'),
+  STACKWRIGHT_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   STACKWRIGHT_TEMPORAL_PORT: port.default(7233),
   STACKWRIGHT_TEMPORAL_UI_URL: optionalUrl,
   STACKWRIGHT_KILL_GRACE_SECONDS: z.coerce.number().min(0).default(120),
