@@ -1,9 +1,10 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createProgramRepo, type TestRepo } from '../helpers/repo';
 import { readAllLogs, startStackwright, waitForDeployment, type Stackwright } from '../helpers/stackwright';
 import { deploymentWorkflowId } from '../../src/shared/ids';
+import { startGitHttpServer } from '../helpers/git-http-server';
 
 // Real API, real Temporal, real git, the built pulumi CLI: one stack taken through its life.
 const SECRET = 'sw-canary-Zq8v3rT1';
@@ -121,4 +122,31 @@ test('a program whose Pulumi.yaml names another project fails with a clear messa
   expect(d.status).toBe('failed');
   expect(d.message).toContain("Pulumi.yaml names the project 'website'");
   expect(d.jobs[0].steps.map((s: { status: string }) => s.status)).toEqual(['failed', 'skipped']);
+});
+
+test('a private repository is cloned with sealed basic-auth credentials that never reach the logs', async () => {
+  const password = 'sw-git-password-Kx81';
+  const server = await startGitHttpServer({ root: dirname(repo.bare), username: 'deployer', password });
+  try {
+    const privateStack = `/api/stacks/${org}/website/private`;
+    const settings = await sw.api(`${privateStack}/deployments/settings`, {
+      method: 'PUT',
+      body: {
+        sourceContext: {
+          git: { repoURL: `${server.url}/${basename(repo.bare)}`, branch: 'main', gitAuth: { basicAuth: { userName: 'deployer', password: { secret: password } } } },
+        },
+        operationContext: { environmentVariables: { OUT_DIR: outDir } },
+      },
+    });
+    expect(settings.status).toBe(200);
+    expect(JSON.stringify(settings.body)).not.toContain(password);
+    const { id } = await deploy({ operation: 'preview' }, privateStack);
+    const d = await waitForDeployment(sw, privateStack, id);
+    expect([d.status, d.message]).toEqual(['succeeded', undefined]);
+    const text = (await readAllLogs(sw, privateStack, id)).map((l) => l.line ?? '').join('');
+    expect(text).toContain('Successfully cloned');
+    expect(text).not.toContain(password);
+  } finally {
+    await server.close();
+  }
 });
