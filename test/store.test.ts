@@ -21,6 +21,12 @@ describe.each(backends)('store on %s', (_name, url) => {
   });
   afterAll(async () => store.db.destroy());
 
+  test('several processes may open a new database at once', async () => {
+    const fresh = url(); // on SQLite a new file: its first migration races
+    const dbs = await Promise.all(Array.from({ length: 4 }, () => openDatabase(fresh)));
+    await Promise.all(dbs.map((d) => d.destroy()));
+  });
+
   test('migrations are idempotent', async () => {
     const again = await openDatabase(url());
     await again.destroy();

@@ -19,6 +19,22 @@ export async function openDatabase(url: string): Promise<Kysely<Database>> {
     file.pragma('foreign_keys = ON');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }) });
   }
-  await migrate(db as Kysely<unknown>);
+  await migrateWithRetry(db as Kysely<unknown>);
   return db;
+}
+
+/**
+ * Several processes (worker and API) may open a new database at once. Kysely locks migrations on
+ * PostgreSQL but not on SQLite, where the loser's transaction fails and rolls back; trying again
+ * then finds the migration done.
+ */
+async function migrateWithRetry(db: Kysely<unknown>, attempts = 5): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      return await migrate(db);
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 100 * i));
+    }
+  }
 }
