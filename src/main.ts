@@ -40,11 +40,8 @@ async function runWorker(config: Config): Promise<void> {
   const connection = await connectWorker(address);
   const workers = await createWorkers({
     connection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.STACKWRIGHT_TASK_QUEUE,
     store,
     config,
-    pulumiRoot: resolveTools().pulumiRoot,
   });
   log.info('worker running');
   await runWorkers(workers);

@@ -5,14 +5,12 @@ import { createSharedActivities, createWorkspaceActivities, type ActivityDeps } 
 import type { Config } from './config';
 import type { Store } from './store/store';
 import { SecretBox } from './secret-box';
+import { resolveTools } from './tools';
 
 export interface WorkerOptions {
   connection: NativeConnection;
-  namespace: string;
-  taskQueue: string;
   store: Store;
-  config: Pick<Config, 'dataDir' | 'secretsKey' | 'pulumiPassphrase' | 'publicUrl' | 'PULUMI_BACKEND_URL' | 'STACKWRIGHT_KILL_GRACE_SECONDS'>;
-  pulumiRoot: string;
+  config: Config;
   /** Prebuilt workflow bundle (tests bundle once); otherwise the workflows are bundled at start. */
   workflowBundle?: { code: string };
 }
@@ -29,23 +27,24 @@ export const SESSION_WORKER_OPTIONS = { maxHeartbeatThrottleInterval: '1 second'
  * files they share.
  */
 export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
-  const sessionQueue = `${o.taskQueue}/${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  const taskQueue = o.config.STACKWRIGHT_TASK_QUEUE;
+  const sessionQueue = `${taskQueue}/${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   const deps: ActivityDeps = {
     store: o.store,
     box: new SecretBox(o.config.secretsKey),
     dataDir: o.config.dataDir,
-    pulumiRoot: o.pulumiRoot,
+    pulumiRoot: resolveTools().pulumiRoot,
     pulumiBackendUrl: o.config.PULUMI_BACKEND_URL,
     pulumiPassphrase: o.config.pulumiPassphrase,
     publicUrl: o.config.publicUrl,
     sessionQueue,
     killGraceMs: o.config.STACKWRIGHT_KILL_GRACE_SECONDS * 1000,
   };
-  const common = { connection: o.connection, namespace: o.namespace, shutdownGraceTime: '10 seconds' as const };
+  const common = { connection: o.connection, namespace: o.config.TEMPORAL_NAMESPACE, shutdownGraceTime: '10 seconds' as const };
   return Promise.all([
     Worker.create({
       ...common,
-      taskQueue: o.taskQueue,
+      taskQueue,
       ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
       activities: createSharedActivities(deps),
     }),

@@ -7,7 +7,6 @@ import { serve, type ServerType } from '@hono/node-server';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import { resolveTools } from '../../src/tools';
 import { connectClient, connectWorker } from '../../src/temporal';
 import { openDatabase } from '../../src/store/db';
 import { Store } from '../../src/store/store';
@@ -47,11 +46,8 @@ export async function startStackwright(env: Record<string, string> = {}): Promis
   const connection = await connectWorker(address);
   const workers: Worker[] = await createWorkers({
     connection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.STACKWRIGHT_TASK_QUEUE,
     store,
     config,
-    pulumiRoot: resolveTools().pulumiRoot,
     workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
   });
   const running = runWorkers(workers);
