@@ -48,6 +48,22 @@ export interface DeploymentInput extends StackRef {
   version: number;
   operation: Operation;
   settings: DeploymentSettings;
+  /** Set when a git event started the deployment; results are reported back to it. */
+  trigger?: DeploymentTrigger;
+  /** A newer deployment with the same key supersedes this one while it is queued or running. */
+  supersedeKey?: string;
+}
+
+/** The git event behind a deployment (push, tag or pull request). */
+export interface DeploymentTrigger {
+  provider: 'github' | 'gitlab' | 'custom';
+  /** owner/repo (GitHub), group/project (GitLab) or the repository URL (custom). */
+  repository: string;
+  event: 'push' | 'tag' | 'pull_request';
+  commit: string;
+  branch?: string;
+  tag?: string;
+  pullRequest?: number;
 }
 
 export interface DeploymentResult {

@@ -2,15 +2,12 @@ import { Hono } from 'hono';
 import { zValidator } from '@hono/zod-validator';
 import { z } from 'zod';
 import { StackRef } from '../../shared/names';
-import { CreateDeploymentRequest, stepNames, type DeploymentInput } from '../../shared/deployment';
+import { CreateDeploymentRequest } from '../../shared/deployment';
 import { runnableIssues, type DeploymentSettings } from '../../shared/settings';
 import { sealSecrets } from '../../shared/secrets';
 import { mergeSettings, stripNulls } from '../../shared/merge';
-import { deploymentWorkflowId, stackWorkflowId } from '../../shared/ids';
-import { StackAttr } from '../../shared/search-attributes';
-import { stackKey } from '../../shared/names';
-import { enqueueSignal } from '../../workflows/definitions';
-import type { stackQueue } from '../../workflows/stack-queue';
+import { deploymentWorkflowId } from '../../shared/ids';
+import { enqueueDeployment, QueueUnavailable } from '../enqueue';
 import { apiError, badRequest, onInvalid } from '../errors';
 import { requireJson } from '../json-body';
 import { presentDeployment } from '../present';
@@ -53,31 +50,13 @@ export function deploymentRoutes(deps: ApiDeps) {
       if (issues.length) return badRequest(c, issues);
 
       const initiator = c.req.header('X-Pulumi-Deployment-Initiator')?.slice(0, 32) || 'api';
-      const record = await store.createDeployment(ref, {
-        operation,
-        settings,
-        inheritSettings,
-        initiator,
-        requestedBy: 'api-token',
-        steps: stepNames(settings),
-      });
-      const input: DeploymentInput = { ...ref, id: record.id, version: record.version, operation, settings };
       try {
-        await deps.temporal.workflow.signalWithStart<typeof stackQueue, [DeploymentInput]>('stackQueue', {
-          workflowId: stackWorkflowId(ref),
-          taskQueue: deps.taskQueue,
-          args: [{ stack: ref }],
-          signal: enqueueSignal,
-          signalArgs: [input],
-          typedSearchAttributes: [{ key: StackAttr, value: stackKey(ref) }],
-        });
+        const record = await enqueueDeployment(deps, ref, { operation, settings, inheritSettings, initiator, requestedBy: 'api-token' });
+        return c.json({ id: record.id, version: record.version, consoleUrl: consoleUrl(deps, ref, record.version, record.id) }, 202);
       } catch (err) {
-        deps.log.error({ err, deployment: record.id }, 'could not queue deployment');
-        // Closing its steps too, or its log stream would wait forever.
-        await store.finishDeployment(record.id, 'failed', 'could not reach Temporal to queue the deployment');
-        return apiError(c, 503, 'could not reach Temporal to queue the deployment; try again');
+        if (err instanceof QueueUnavailable) return apiError(c, 503, err.message);
+        throw err;
       }
-      return c.json({ id: record.id, version: record.version, consoleUrl: consoleUrl(deps, ref, record.version, record.id) }, 202);
     })
     .get('/', params, zValidator('query', ListQuery, onInvalid(['query'])), async (c) => {
       const ref = c.req.valid('param');
