@@ -28,6 +28,14 @@ export const EnvConfig = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   PULUMI_BACKEND_URL: z.string().min(1).optional(),
   PULUMI_CONFIG_PASSPHRASE: z.string().optional(),
+  STACKWRIGHT_GITHUB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  STACKWRIGHT_GITLAB_WEBHOOK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  STACKWRIGHT_GENERIC_VCS_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  STACKWRIGHT_WEBHOOK_MAX_BYTES: z.coerce.number().int().min(1024).default(5 * 1024 * 1024),
+  STACKWRIGHT_GITHUB_API_URL: z.string().url().default('https://api.github.com'),
+  STACKWRIGHT_GITHUB_TOKEN: z.string().min(1).optional(),
+  STACKWRIGHT_GITLAB_API_URL: z.string().url().default('https://gitlab.com/api/v4'),
+  STACKWRIGHT_GITLAB_TOKEN: z.string().min(1).optional(),
 });
 export type EnvConfig = z.infer<typeof EnvConfig>;
 
@@ -74,5 +82,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** Variables that must not reach deployments: the Automation API passes its process env on. */
-export const PRIVATE_ENV = ['STACKWRIGHT_TOKEN', 'STACKWRIGHT_SECRETS_KEY', 'STACKWRIGHT_DATABASE_URL', 'PULUMI_CONFIG_PASSPHRASE'];
+/**
+ * Variables that must not reach deployments: the Automation API passes its process env on. The worker
+ * reads its own (the reporting tokens too) from the parsed config before they are removed.
+ */
+export const PRIVATE_ENV = [
+  'STACKWRIGHT_TOKEN',
+  'STACKWRIGHT_SECRETS_KEY',
+  'STACKWRIGHT_DATABASE_URL',
+  'PULUMI_CONFIG_PASSPHRASE',
+  'STACKWRIGHT_GITHUB_WEBHOOK_SECRET',
+  'STACKWRIGHT_GITLAB_WEBHOOK_TOKEN',
+  'STACKWRIGHT_GENERIC_VCS_SECRET',
+  'STACKWRIGHT_GITHUB_TOKEN',
+  'STACKWRIGHT_GITLAB_TOKEN',
+];

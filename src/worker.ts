@@ -39,6 +39,12 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     publicUrl: o.config.publicUrl,
     sessionQueue,
     killGraceMs: o.config.STACKWRIGHT_KILL_GRACE_SECONDS * 1000,
+    report: {
+      githubApiUrl: o.config.STACKWRIGHT_GITHUB_API_URL,
+      githubToken: o.config.STACKWRIGHT_GITHUB_TOKEN,
+      gitlabApiUrl: o.config.STACKWRIGHT_GITLAB_API_URL,
+      gitlabToken: o.config.STACKWRIGHT_GITLAB_TOKEN,
+    },
   };
   const common = { connection: o.connection, namespace: o.config.TEMPORAL_NAMESPACE, shutdownGraceTime: '10 seconds' as const };
   return Promise.all([

@@ -84,7 +84,7 @@ function newInput(stack: StackRef, version: number, settings: DeploymentSettings
   return { ...stack, id: `d-${version}-${randomUUID()}`, version, operation: 'update', settings };
 }
 
-type WorkspaceName = keyof WorkspaceActivities;
+type WorkspaceName = keyof WorkspaceActivities | 'reportDeployment';
 interface Call {
   activity: WorkspaceName | 'setDeploymentStatus';
   id: string;
@@ -93,6 +93,7 @@ interface Call {
   preRunIndex?: number;
   status?: DeploymentStatus;
   message?: string;
+  resourceChanges?: Record<string, number>;
 }
 /** Optional behaviour run after a workspace activity is recorded (delays, failures, waiting for cancellation). */
 type Hooks = Partial<Record<WorkspaceName, (id: string, input?: DeploymentInput) => Promise<void>>>;
@@ -113,6 +114,10 @@ function harness(hooks: Hooks = {}) {
     claimWorkspace: async () => sessionQueue,
     setDeploymentStatus: async (id, status, message) => {
       calls.push({ activity: 'setDeploymentStatus', id, status, message });
+    },
+    reportDeployment: async (input, outcome) => {
+      calls.push({ activity: 'reportDeployment', id: input.id, ...outcome });
+      await hooks.reportDeployment?.(input.id, input);
     },
   };
   const workspace: WorkspaceActivities = {
@@ -294,6 +299,45 @@ describe('deployment', () => {
       ['pulumiOperation', 3],
     ]);
     expect(stepNames(settings)).toEqual(['Get source', 'Pre-run command 1', 'Pre-run command 2', 'Pulumi operation']);
+  });
+
+  const trigger = { provider: 'github', repository: 'acme/infra', event: 'pull_request', commit: 'a'.repeat(40), pullRequest: 7 } as const;
+
+  test('a git-triggered deployment reports running, then its result with the resource changes', async () => {
+    const h = harness();
+    const input: DeploymentInput = { ...newInput(newStack(), 1), operation: 'preview', trigger };
+    const workflowId = `deployment-test-${input.id}`;
+
+    await expect(runDeployment(h, input, workflowId)).resolves.toEqual({ status: 'succeeded' });
+
+    expect(h.callsFor(input.id).map((c) => [c.activity, c.status])).toEqual([
+      ['setDeploymentStatus', 'running'],
+      ['reportDeployment', 'running'],
+      ['getSource', undefined],
+      ['installDependencies', undefined],
+      ['pulumiOperation', undefined],
+      ['setDeploymentStatus', 'succeeded'],
+      ['reportDeployment', 'succeeded'],
+      ['cleanupWorkspace', undefined],
+    ]);
+    expect(h.callsFor(input.id)[6]).toEqual({ activity: 'reportDeployment', id: input.id, status: 'succeeded', resourceChanges: { create: 1 } });
+    if (RECORD) await recordHistory('deployment-triggered', workflowId);
+  });
+
+  test('a failing report does not fail the deployment', async () => {
+    const h = harness({
+      reportDeployment: async () => {
+        throw new Error('GitHub is down');
+      },
+    });
+    const input: DeploymentInput = { ...newInput(newStack(), 1), trigger };
+
+    await expect(runDeployment(h, input)).resolves.toEqual({ status: 'succeeded' });
+
+    const reports = h.callsFor(input.id).filter((c) => c.activity === 'reportDeployment');
+    // Three attempts at each report, then the deployment goes on.
+    expect(reports.map((c) => c.status)).toEqual(['running', 'running', 'running', 'succeeded', 'succeeded', 'succeeded']);
+    expect(h.callsFor(input.id).some((c) => c.activity === 'pulumiOperation')).toBe(true);
   });
 
   test('a failing step fails the deployment with its message, skips the rest and still cleans up', async () => {

@@ -6,6 +6,7 @@ import { openSecrets, isSealed } from '../shared/secrets';
 import type { DeploymentInput } from '../shared/deployment';
 import type { DeploymentSettings } from '../shared/settings';
 import { Masker } from './masker';
+import type { ReportConfig } from './report';
 
 export interface ActivityDeps {
   store: Store;
@@ -21,6 +22,8 @@ export interface ActivityDeps {
   sessionQueue: string;
   /** Grace between asking a step to stop and killing it. */
   killGraceMs: number;
+  /** Where git-triggered deployments report their results. */
+  report?: ReportConfig;
 }
 
 /** Everything a step needs, with secrets opened: lives only inside the activity. */

@@ -6,6 +6,7 @@ import { getSource } from './source';
 import { installDependencies } from './install';
 import { preRunCommand } from './pre-run';
 import { pulumiOperation } from './pulumi';
+import { reportDeployment, type ReportOutcome } from './report';
 
 export type { ActivityDeps } from './context';
 
@@ -21,6 +22,9 @@ export function createSharedActivities(deps: ActivityDeps) {
       if (TERMINAL.includes(status)) await deps.store.finishDeployment(id, status, message);
       else await deps.store.setStatus(id, status, message);
     },
+
+    /** Tells the commit or pull request behind a git-triggered deployment how it went (nothing otherwise). */
+    reportDeployment: (input: DeploymentInput, outcome: ReportOutcome) => reportDeployment(deps, input, outcome),
   };
 }
 

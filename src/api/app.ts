@@ -1,10 +1,12 @@
 import { Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
+import { except } from 'hono/combine';
 import type { ApiDeps } from './deps';
 import { apiError, errorHandler } from './errors';
 import { settingsRoutes } from './routes/settings';
 import { deploymentRoutes } from './routes/deployments';
+import { webhookRoutes } from './routes/webhooks';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -15,8 +17,10 @@ export function createApp(deps: ApiDeps) {
     .onError(errorHandler(deps.log))
     .notFound((c) => apiError(c, 404, 'not found'))
     .get('/healthz', (c) => c.json({ ok: true }))
-    .use('/api/*', bearerAuth({ token: deps.token, prefix: 'token' }))
-    .use('/api/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') }))
+    // Webhooks authenticate by their signatures and have a limit of their own.
+    .use('/api/*', except('/api/webhooks/*', bearerAuth({ token: deps.token, prefix: 'token' })))
+    .use('/api/*', except('/api/webhooks/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') })))
+    .route('/', webhookRoutes(deps))
     .route(`${stack}/deployments/settings`, settingsRoutes(deps))
     .route(`${stack}/deployments`, deploymentRoutes(deps));
 }

@@ -16,6 +16,8 @@ export interface ApiDeps {
   /** Temporal Web UI base URL; deployments link to their workflow there when set. */
   temporalUiUrl?: string;
   log: Logger;
+  /** Inbound git webhooks: a route without its secret refuses every request. */
+  webhooks?: { githubSecret?: string; gitlabToken?: string; genericVcsSecret?: string; maxBytes: number };
 }
 
 /** The API's dependencies as configured. */
@@ -30,5 +32,11 @@ export function apiDeps(config: Config, store: Store, temporal: Client, log: Log
     publicUrl: config.publicUrl,
     temporalUiUrl: config.STACKWRIGHT_TEMPORAL_UI_URL,
     log,
+    webhooks: {
+      githubSecret: config.STACKWRIGHT_GITHUB_WEBHOOK_SECRET,
+      gitlabToken: config.STACKWRIGHT_GITLAB_WEBHOOK_TOKEN,
+      genericVcsSecret: config.STACKWRIGHT_GENERIC_VCS_SECRET,
+      maxBytes: config.STACKWRIGHT_WEBHOOK_MAX_BYTES,
+    },
   };
 }

@@ -1,4 +1,6 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { repositoryKeysOf } from '../vcs/repository';
+import type { Database } from './schema';
 
 // Append new migrations; never edit a released one.
 const migrations: Record<string, Migration> = {
@@ -53,6 +55,28 @@ const migrations: Record<string, Migration> = {
         .addColumn('line', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('deployment_logs_pk', ['deployment_id', 'step', 'seq'])
         .execute();
+    },
+  },
+  // Which stacks a repository's webhooks deploy, so an event finds them without reading every stack's settings.
+  '0004_vcs': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('stack_repositories')
+        .addColumn('provider', 'varchar(16)', (c) => c.notNull())
+        .addColumn('repository', 'varchar(512)', (c) => c.notNull())
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('stack_repositories_pk', ['provider', 'repository', 'org', 'project', 'stack'])
+        .execute();
+      await db.schema.createIndex('stack_repositories_stack').on('stack_repositories').columns(['org', 'project', 'stack']).execute();
+      // Settings stored before this migration.
+      const typed = db as Kysely<Database>;
+      const rows = await typed.selectFrom('stack_settings').select(['org', 'project', 'stack', 'settings']).execute();
+      for (const r of rows) {
+        const keys = repositoryKeysOf(JSON.parse(r.settings));
+        if (keys.length) await typed.insertInto('stack_repositories').values(keys.map((k) => ({ ...k, org: r.org, project: r.project, stack: r.stack }))).execute();
+      }
     },
   },
 };

@@ -41,4 +41,12 @@ export interface Database {
     ts: string;
     line: string;
   };
+  /** One row per (repository, stack) whose settings name that repository in a gitHub or vcs block. */
+  stack_repositories: {
+    provider: string;
+    repository: string; // normalized (src/vcs/repository.ts)
+    org: string;
+    project: string;
+    stack: string;
+  };
 }

@@ -4,6 +4,7 @@ import type { Database } from './schema';
 import type { StackRef } from '../shared/names';
 import type { DeploymentSettings } from '../shared/settings';
 import type { DeploymentStatus, Operation, StepStatus } from '../shared/deployment';
+import { repositoryKeysOf, type RepositoryKey } from '../vcs/repository';
 
 export interface StoredSettings {
   settings: DeploymentSettings;
@@ -75,6 +76,9 @@ export class Store {
     return this.db.transaction().execute(async (tx) => {
       const cur = await tx.selectFrom('stack_settings').select(['version', 'created']).where((eb) => eb.and(where(ref))).executeTakeFirst();
       const json = JSON.stringify(settings);
+      await tx.deleteFrom('stack_repositories').where((eb) => eb.and(where(ref))).execute();
+      const keys = repositoryKeysOf(settings);
+      if (keys.length) await tx.insertInto('stack_repositories').values(keys.map((k) => ({ ...k, ...where(ref) }))).execute();
       if (cur) {
         await tx
           .updateTable('stack_settings')
@@ -89,8 +93,26 @@ export class Store {
   }
 
   async deleteSettings(ref: StackRef): Promise<boolean> {
-    const r = await this.db.deleteFrom('stack_settings').where((eb) => eb.and(where(ref))).executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
+    return this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('stack_repositories').where((eb) => eb.and(where(ref))).execute();
+      const r = await tx.deleteFrom('stack_settings').where((eb) => eb.and(where(ref))).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  /** Stacks whose settings name this repository (key normalized by src/vcs/repository.ts), with their settings. */
+  async stacksForRepository(key: RepositoryKey): Promise<(StackRef & StoredSettings)[]> {
+    const rows = await this.db
+      .selectFrom('stack_repositories as r')
+      .innerJoin('stack_settings as s', (j) => j.onRef('s.org', '=', 'r.org').onRef('s.project', '=', 'r.project').onRef('s.stack', '=', 'r.stack'))
+      .select(['s.org', 's.project', 's.stack', 's.settings', 's.version', 's.created', 's.modified'])
+      .where('r.provider', '=', key.provider)
+      .where('r.repository', '=', key.repository)
+      .orderBy('s.org')
+      .orderBy('s.project')
+      .orderBy('s.stack')
+      .execute();
+    return rows.map((r) => ({ org: r.org, project: r.project, stack: r.stack, settings: JSON.parse(r.settings), version: r.version, created: r.created, modified: r.modified }));
   }
 
   /** Records a deployment with the stack's next version number. */

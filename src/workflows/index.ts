@@ -1,3 +1,4 @@
 // The worker's workflowsPath: every workflow type is exported from here.
 export { deployment } from './deployment';
 export { stackQueue } from './stack-queue';
+export { webhookDelivery } from './webhook-delivery';

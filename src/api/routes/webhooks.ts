@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ApiDeps } from '../deps';
+import { apiError, badRequest } from '../errors';
+import { enqueueDeployment, QueueUnavailable } from '../enqueue';
+import { claimDelivery } from '../delivery';
+import { isIgnored } from '../../vcs/event';
+import { parseGenericVcs, parseGitHub, parseGitLab, type Parsed } from '../../vcs/payloads';
+import { planDeployments } from '../../vcs/plan';
+import { verifyGenericVcs, verifyGitHub, verifyGitLab } from '../../vcs/signatures';
+import { stackKey } from '../../shared/names';
+
+const DEFAULT_WEBHOOK_MAX_BYTES = 5 * 1024 * 1024;
+
+/** What each route needs from the request once the body is read. */
+interface Intake {
+  provider: 'github' | 'gitlab' | 'custom';
+  /** The variable that configures the route, for the message when it is not set. */
+  setting: string;
+  secret: string | undefined;
+  verify(secret: string, raw: Buffer, c: Context): boolean | Promise<boolean>;
+  deliveryId(raw: Buffer, c: Context): string | undefined;
+  parse(body: unknown, c: Context): Parsed;
+}
+
+/**
+ * Inbound git webhooks. They carry no API token: each authenticates by its signature over the raw
+ * body (or GitLab's shared token), checked before the body is parsed. A route without a secret
+ * configured refuses every request.
+ */
+export function webhookRoutes(deps: ApiDeps) {
+  const w = deps.webhooks ?? { maxBytes: DEFAULT_WEBHOOK_MAX_BYTES };
+  const limit = bodyLimit({
+    maxSize: w.maxBytes,
+    onError: (c) => apiError(c, 413, `webhook payloads are limited to ${w.maxBytes} bytes`),
+  });
+  const bodyHash = (raw: Buffer) => createHash('sha256').update(raw).digest('hex');
+
+  const github: Intake = {
+    provider: 'github',
+    setting: 'STACKWRIGHT_GITHUB_WEBHOOK_SECRET',
+    secret: w.githubSecret,
+    verify: (secret, raw, c) => verifyGitHub(secret, raw.toString('utf8'), c.req.header('X-Hub-Signature-256')),
+    deliveryId: (_raw, c) => c.req.header('X-GitHub-Delivery'),
+    parse: (body, c) => parseGitHub(c.req.header('X-GitHub-Event') ?? '', body),
+  };
+  const gitlab: Intake = {
+    provider: 'gitlab',
+    setting: 'STACKWRIGHT_GITLAB_WEBHOOK_TOKEN',
+    secret: w.gitlabToken,
+    verify: (secret, _raw, c) => verifyGitLab(secret, c.req.header('X-Gitlab-Token')),
+    // Older GitLab versions send no delivery UUID; a redelivery then repeats the body byte for byte.
+    deliveryId: (raw, c) => c.req.header('X-Gitlab-Event-UUID') ?? bodyHash(raw),
+    parse: (body, c) => parseGitLab(c.req.header('X-Gitlab-Event') ?? '', body),
+  };
+  const generic: Intake = {
+    provider: 'custom',
+    setting: 'STACKWRIGHT_GENERIC_VCS_SECRET',
+    secret: w.genericVcsSecret,
+    verify: (secret, raw, c) => verifyGenericVcs(secret, raw, c.req.header('X-Generic-VCS-Signature')),
+    deliveryId: (raw) => bodyHash(raw),
+    parse: (body) => parseGenericVcs(body),
+  };
+
+  const handle = (intake: Intake) => async (c: Context) => {
+    if (!intake.secret) return apiError(c, 403, `${intake.provider} webhooks are not configured: set ${intake.setting}`);
+    const raw = Buffer.from(await c.req.arrayBuffer());
+    if (!(await intake.verify(intake.secret, raw, c))) return apiError(c, 401, 'missing or invalid webhook signature');
+
+    const type = (c.req.header('Content-Type') ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json') return apiError(c, 415, 'webhook payloads must be sent as application/json');
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return badRequest(c, [{ path: [], message: 'the request body is not valid JSON' }]);
+    }
+    const parsed = intake.parse(body, c);
+    if (!parsed.ok) return badRequest(c, parsed.issues);
+    const event = parsed.event;
+    if (isIgnored(event)) return c.json({ message: `nothing to do: ${event.ignored}`, deployments: [] }, 202);
+
+    const stacks = await deps.store.stacksForRepository(event.repo);
+    if (stacks.length === 0) {
+      deps.log.info({ provider: event.repo.provider, repository: event.repo.repository }, 'webhook for a repository no stack deploys from');
+      return c.json({ message: `no stack deploys from ${event.repository}`, deployments: [] }, 202);
+    }
+    const plan = planDeployments(event, stacks);
+    if (plan.deploy.length === 0) return c.json({ message: 'no stack deploys this event', deployments: [], skipped: plan.skip }, 202);
+
+    const deliveryId = intake.deliveryId(raw, c);
+    if (!deliveryId) return badRequest(c, [{ path: ['X-GitHub-Delivery'], message: 'the delivery header is required' }], ['headers']);
+    const handled = await claimDelivery(deps, intake.provider, deliveryId).catch((err: unknown) => {
+      deps.log.error({ err }, 'could not claim webhook delivery');
+      return null;
+    });
+    if (handled === null) return apiError(c, 503, 'could not reach Temporal to record the delivery; try again');
+    if (handled === undefined) return c.json({ message: `delivery ${deliveryId} was already received`, deployments: [] }, 200);
+
+    const started: { stack: string; id: string; version: number; operation: string }[] = [];
+    try {
+      for (const p of plan.deploy) {
+        const r = await enqueueDeployment(deps, p.ref, p.request);
+        started.push({ stack: stackKey(p.ref), id: r.id, version: r.version, operation: p.request.operation });
+      }
+    } catch (err) {
+      await handled({ ok: false, deployments: started.map((s) => `${s.stack}@${s.version}`) }).catch(() => undefined);
+      if (err instanceof QueueUnavailable) return apiError(c, 503, err.message);
+      throw err;
+    }
+    await handled({ ok: true, deployments: started.map((s) => `${s.stack}@${s.version}`) }).catch((err: unknown) =>
+      deps.log.warn({ err, deliveryId }, 'could not record the delivery as handled'),
+    );
+    deps.log.info({ provider: intake.provider, deliveryId, deployments: started.map((s) => s.id) }, 'webhook started deployments');
+    return c.json({ message: `started ${started.length} deployment(s)`, deployments: started, skipped: plan.skip }, 202);
+  };
+
+  // The limit per route: a sub-app's use('*') would reach every route of the app it is mounted in.
+  return new Hono()
+    .post('/api/webhooks/github', limit, handle(github))
+    .post('/api/webhooks/gitlab', limit, handle(gitlab))
+    .post('/api/webhooks/generic-vcs', limit, handle(generic))
+    // Pulumi's own path for the custom VCS protocol, so senders written for it work unchanged.
+    .post('/workflow/generic-vcs', limit, handle(generic));
+}

@@ -1,0 +1,40 @@
+import { Octokit } from '@octokit/rest';
+import { commentBody, commentMarker, statusContext, statusDescription, type Report } from './report-text';
+
+const STATE = { 'not-started': 'pending', accepted: 'pending', running: 'pending', succeeded: 'success', failed: 'failure' } as const;
+
+/**
+ * Commit statuses rather than check runs: statuses work with any token (check runs need a GitHub
+ * App). A superseded or skipped deployment is reported `success` with its reason as the
+ * description: the only other final states, `failure` and `error`, would flag a commit nothing
+ * went wrong with, and it is no longer the head of its pull request, so it gates no merge.
+ */
+export async function reportToGitHub(o: { apiUrl: string; token: string }, r: Report): Promise<void> {
+  const trigger = r.input.trigger!;
+  const [owner, ...rest] = trigger.repository.split('/');
+  const repo = rest.join('/');
+  const octokit = new Octokit({ auth: o.token, baseUrl: o.apiUrl.replace(/\/+$/, ''), userAgent: 'stackwright', log: silent });
+  const status = r.outcome.status;
+  await octokit.rest.repos.createCommitStatus({
+    owner,
+    repo,
+    sha: trigger.commit,
+    state: status === 'skipped' ? 'success' : STATE[status],
+    context: statusContext(r.input),
+    description: statusDescription(r),
+    target_url: r.logsUrl,
+  });
+  if (trigger.event !== 'pull_request' || trigger.pullRequest === undefined || !isFinal(status)) return;
+
+  const marker = commentMarker(r.input);
+  const body = commentBody(r);
+  const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: trigger.pullRequest, per_page: 100 });
+  const mine = comments.find((c) => c.body?.startsWith(marker));
+  if (mine) await octokit.rest.issues.updateComment({ owner, repo, comment_id: mine.id, body });
+  else await octokit.rest.issues.createComment({ owner, repo, issue_number: trigger.pullRequest, body });
+}
+
+/** The comment describes a result; a superseded preview leaves it to the preview that replaced it. */
+export const isFinal = (status: string): boolean => status === 'succeeded' || status === 'failed';
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };

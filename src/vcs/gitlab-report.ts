@@ -1,0 +1,43 @@
+import { commentBody, commentMarker, statusContext, statusDescription, type Report } from './report-text';
+import { isFinal } from './github-report';
+
+const STATE = { 'not-started': 'pending', accepted: 'pending', running: 'running', succeeded: 'success', failed: 'failed', skipped: 'skipped' } as const;
+
+/** A commit status per deployment and, for merge requests, one note per stack (GitLab REST API v4). */
+export async function reportToGitLab(o: { apiUrl: string; token: string }, r: Report): Promise<void> {
+  const trigger = r.input.trigger!;
+  const base = `${o.apiUrl.replace(/\/+$/, '')}/projects/${encodeURIComponent(trigger.repository)}`;
+  const call = async (method: string, path: string, body?: object) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { 'PRIVATE-TOKEN': o.token, 'Content-Type': 'application/json' },
+      body: body && JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`GitLab ${method} ${path.split('?')[0]}: HTTP ${res.status}`);
+    return res.json() as Promise<unknown>;
+  };
+  await call('POST', `/statuses/${trigger.commit}`, {
+    state: STATE[r.outcome.status],
+    name: statusContext(r.input),
+    description: statusDescription(r, 255),
+    target_url: r.logsUrl,
+  });
+  if (trigger.event !== 'pull_request' || trigger.pullRequest === undefined || !isFinal(r.outcome.status)) return;
+
+  const notes = `/merge_requests/${trigger.pullRequest}/notes`;
+  const marker = commentMarker(r.input);
+  const body = commentBody(r);
+  const mine = await findNote(call, notes, marker);
+  if (mine) await call('PUT', `${notes}/${mine}`, { body });
+  else await call('POST', notes, { body });
+}
+
+async function findNote(call: (m: string, p: string) => Promise<unknown>, notes: string, marker: string): Promise<number | undefined> {
+  for (let page = 1; page <= 50; page++) {
+    const list = (await call('GET', `${notes}?per_page=100&page=${page}`)) as { id: number; body?: string }[];
+    const mine = list.find((n) => n.body?.startsWith(marker));
+    if (mine) return mine.id;
+    if (list.length < 100) return undefined;
+  }
+  return undefined;
+}

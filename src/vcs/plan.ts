@@ -1,0 +1,111 @@
+import type { DeploymentTrigger } from '../shared/deployment';
+import { stackKey, type StackRef } from '../shared/names';
+import { runnableIssues, type DeploymentSettings } from '../shared/settings';
+import type { NewDeploymentRequest } from '../api/enqueue';
+import type { StoredSettings } from '../store/store';
+import type { VcsEvent } from './event';
+import { filterMatches, pathsTrigger } from './filters';
+import { vcsBlockFor } from './repository';
+
+export interface Planned {
+  ref: StackRef;
+  request: NewDeploymentRequest;
+}
+
+export interface Plan {
+  deploy: Planned[];
+  /** Stacks that name the repository but do not deploy this event, and why (for the log and the response). */
+  skip: { stack: string; reason: string }[];
+}
+
+/**
+ * Which of the repository's stacks this event deploys, and how: a push to a stack's branch runs
+ * `update` of that commit, a matching tag `update` with PULUMI_CI_TAG_NAME, a pull request into
+ * the branch a `preview` of its head commit. Settings are the stored ones, pinned to the commit.
+ */
+export function planDeployments(event: VcsEvent, stacks: (StackRef & StoredSettings)[]): Plan {
+  const plan: Plan = { deploy: [], skip: [] };
+  for (const s of stacks) {
+    const ref = { org: s.org, project: s.project, stack: s.stack };
+    const why = decide(event, s.settings);
+    if (typeof why === 'string') {
+      plan.skip.push({ stack: stackKey(ref), reason: why });
+      continue;
+    }
+    const settings = pinned(s.settings, event);
+    const issues = runnableIssues(settings);
+    if (issues.length) {
+      plan.skip.push({ stack: stackKey(ref), reason: `settings cannot run: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+      continue;
+    }
+    plan.deploy.push({
+      ref,
+      request: {
+        operation: why.operation,
+        settings,
+        inheritSettings: true,
+        initiator: 'webhook',
+        requestedBy: event.sender ?? event.repo.provider,
+        trigger: triggerOf(event),
+        ...(event.event === 'pull_request' && {
+          supersedeKey: `pr:${event.repo.provider}:${event.repo.repository}#${event.number}/${stackKey(ref)}`,
+        }),
+      },
+    });
+  }
+  return plan;
+}
+
+/** The operation to run, or why the stack does not deploy this event. */
+function decide(event: VcsEvent, settings: DeploymentSettings): { operation: 'update' | 'preview' } | string {
+  const block = vcsBlockFor(settings, event.repo);
+  if (!block) return 'no VCS block names this repository';
+  const branch = settings.sourceContext?.git?.branch?.replace(/^refs\/heads\//, '') ?? event.defaultBranch;
+  switch (event.event) {
+    case 'push':
+      if (!block.deployCommits) return 'deployCommits is off';
+      if (event.branch !== branch) return `push to ${event.branch}, stack follows ${branch ?? '(no branch)'}`;
+      if (!pathsTrigger(block.paths, event.changedFiles)) return 'no changed file passes the path filters';
+      return { operation: 'update' };
+    case 'tag':
+      if (!block.deployTags) return 'deployTags is off';
+      if (!filterMatches(block.tagFilters, event.tag)) return `tag ${event.tag} does not pass the tag filters`;
+      return { operation: 'update' };
+    case 'pull_request':
+      // Pulumi's custom VCS protocol has no pull requests; previews need a place to report to.
+      if (event.repo.provider === 'custom') return 'custom VCS repositories have no pull request previews';
+      if (!block.previewPullRequests) return 'previewPullRequests is off';
+      if (event.baseBranch !== branch) return `pull request into ${event.baseBranch}, stack follows ${branch ?? '(no branch)'}`;
+      return { operation: 'preview' };
+  }
+}
+
+/** The stored settings, checked out at the event's commit, with Pulumi's CI variables for it. */
+function pinned(settings: DeploymentSettings, event: VcsEvent): DeploymentSettings {
+  const { branch: _branch, ...git } = settings.sourceContext?.git ?? {};
+  const ci: Record<string, string> =
+    event.event === 'tag'
+      ? { PULUMI_CI_TAG_NAME: event.tag }
+      : event.event === 'push'
+        ? { PULUMI_CI_BRANCH_NAME: event.branch }
+        : {
+            PULUMI_CI_BRANCH_NAME: event.headBranch ?? '',
+            PULUMI_CI_PULL_REQUEST_SHA: event.commit,
+            PULUMI_CI_PULL_REQUEST_NUMBER: String(event.number),
+          };
+  return {
+    ...settings,
+    sourceContext: { ...settings.sourceContext, git: { ...git, repoURL: git.repoURL ?? event.cloneUrl, commit: event.commit } },
+    operationContext: {
+      ...settings.operationContext,
+      environmentVariables: { ...settings.operationContext?.environmentVariables, ...ci },
+    },
+  };
+}
+
+function triggerOf(event: VcsEvent): DeploymentTrigger {
+  const base = { provider: event.repo.provider, repository: event.repository, commit: event.commit };
+  if (event.event === 'push') return { ...base, event: 'push', branch: event.branch };
+  if (event.event === 'tag') return { ...base, event: 'tag', tag: event.tag };
+  return { ...base, event: 'pull_request', pullRequest: event.number, branch: event.baseBranch };
+}
