@@ -2,8 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import Sqlite from 'better-sqlite3';
 import { openDatabase } from '../src/store/db';
+import { migrate, migrationProvider } from '../src/store/migrations';
+import type { Database } from '../src/store/schema';
 import { Store } from '../src/store/store';
 
 // The same contract on SQLite (the default) and on PostgreSQL (global-setup starts one when the
@@ -76,8 +79,44 @@ describe.each(backends)('store on %s', (_name, url) => {
     expect(await store.getDeployment({ ...ref, stack: 'prod' }, d.id)).toBeUndefined();
   });
 
+  test('stacks are found by the repository their VCS block names, through an index', async () => {
+    const repo = `Acme/Infra-${randomUUID().slice(0, 6)}`;
+    const a = { ...ref, stack: 'vcs-a' };
+    const b = { ...ref, stack: 'vcs-b' };
+    await store.saveSettings(a, { gitHub: { repository: repo, deployCommits: true } });
+    await store.saveSettings(b, { vcs: { provider: 'github', repository: `${repo.toLowerCase()}.git` } });
+    const key = { provider: 'github' as const, repository: repo.toLowerCase() };
+    expect((await store.stacksForRepository(key)).map((s) => s.stack)).toEqual(['vcs-a', 'vcs-b']);
+    expect((await store.stacksForRepository(key))[0].settings).toEqual({ gitHub: { repository: repo, deployCommits: true } });
+
+    // Pointing a stack elsewhere, or deleting its settings, takes it out of the index.
+    await store.saveSettings(a, { gitHub: { repository: 'acme/other' } });
+    expect((await store.stacksForRepository(key)).map((s) => s.stack)).toEqual(['vcs-b']);
+    await store.deleteSettings(b);
+    expect(await store.stacksForRepository(key)).toEqual([]);
+    expect(await store.stacksForRepository({ provider: 'gitlab', repository: 'acme/other' })).toEqual([]);
+
+    if (_name === 'sqlite') {
+      const { rows } = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT org FROM stack_repositories WHERE provider = 'github' AND repository = 'x'`.execute(store.db);
+      expect(rows.map((r) => r.detail).join(' ')).toMatch(/USING (COVERING )?INDEX/);
+    }
+  });
+
   test('timestamps are stored as ISO strings', async () => {
     const { rows } = await sql<{ created: string }>`select created from deployments limit 1`.execute(store.db);
     expect(rows[0].created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
+});
+
+// SQLite only: it replays the migrations from the first one on a file of its own.
+test('the VCS migration indexes settings stored before it', async () => {
+  const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new Sqlite(join(mkdtempSync(join(tmpdir(), 'stackwright-db-')), 'old.sqlite')) }) });
+  await new Migrator({ db, provider: migrationProvider }).migrateTo('0001_initial');
+  const settings = JSON.stringify({ vcs: { provider: 'custom', repository: 'HTTPS://Git.Example.com/acme/infra.git/' } });
+  const row = { org: 'acme', project: 'website', stack: 'old', settings, version: 1, created: 'x', modified: 'x' };
+  await (db as Kysely<Database>).insertInto('stack_settings').values(row).execute();
+  await migrate(db);
+  const old = new Store(db as Kysely<Database>);
+  expect((await old.stacksForRepository({ provider: 'custom', repository: 'https://git.example.com/acme/infra' })).map((s) => s.stack)).toEqual(['old']);
+  await db.destroy();
 });
