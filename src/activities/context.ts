@@ -21,6 +21,10 @@ export interface ActivityDeps {
   sessionQueue: string;
   /** Grace between asking a step to stop and killing it. */
   killGraceMs: number;
+  /** Pulumi is stopped when its engine reports no event for this long. */
+  pulumiIdleTimeoutMs: number;
+  /** Pulumi is stopped when an operation runs longer than this. */
+  pulumiMaxDurationMs: number;
 }
 
 /** Everything a step needs, with secrets opened: lives only inside the activity. */

@@ -6,6 +6,8 @@ import { getSource } from './source';
 import { installDependencies } from './install';
 import { preRunCommand } from './pre-run';
 import { pulumiOperation } from './pulumi';
+import { recoverStack } from './recover';
+import type { StackRef } from '../shared/names';
 
 export type { ActivityDeps } from './context';
 
@@ -21,6 +23,18 @@ export function createSharedActivities(deps: ActivityDeps) {
       if (TERMINAL.includes(status)) await deps.store.finishDeployment(id, status, message);
       else await deps.store.setStatus(id, status, message);
     },
+
+    /** A queued deployment that will never run (skipped, cancelled, superseded or expired). */
+    async skipDeployment(input: DeploymentInput, message: string): Promise<void> {
+      await deps.store.finishDeployment(input.id, 'skipped', message);
+    },
+
+    async isQueuePaused(stack: StackRef): Promise<boolean> {
+      const { stackPaused, organizationPaused } = await deps.store.pauseState(stack);
+      return stackPaused || organizationPaused;
+    },
+
+    recoverStack: (input: DeploymentInput, why: string) => recoverStack(deps, input, why),
   };
 }
 
@@ -45,7 +59,7 @@ export function createWorkspaceActivities(deps: ActivityDeps) {
 
     pulumiOperation: (input: DeploymentInput, step: number) => {
       const o = openDeployment(deps, input);
-      return runStep(deps, o, step, (log) => pulumiOperation(o, log, deps.pulumiRoot, killGraceMs));
+      return runStep(deps, o, step, (log) => pulumiOperation(o, log, deps));
     },
 
     async cleanupWorkspace(id: string): Promise<void> {
