@@ -39,6 +39,8 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     publicUrl: o.config.publicUrl,
     sessionQueue,
     killGraceMs: o.config.STACKWRIGHT_KILL_GRACE_SECONDS * 1000,
+    pulumiIdleTimeoutMs: o.config.STACKWRIGHT_PULUMI_IDLE_TIMEOUT_SECONDS * 1000,
+    pulumiMaxDurationMs: o.config.STACKWRIGHT_PULUMI_MAX_DURATION_SECONDS * 1000,
     report: {
       githubApiUrl: o.config.STACKWRIGHT_GITHUB_API_URL,
       githubToken: o.config.STACKWRIGHT_GITHUB_TOKEN,

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createWorkspaceActivities, type ActivityDeps } from '../src/activities';
+import { createSharedActivities, createWorkspaceActivities, type ActivityDeps } from '../src/activities';
 import { workspaceDir } from '../src/activities/context';
 import { cwdOf, descendants } from '../src/activities/process-tree';
 import { SecretBox } from '../src/secret-box';
@@ -37,6 +37,8 @@ beforeAll(async () => {
     publicUrl: 'http://x',
     sessionQueue: 'q',
     killGraceMs: KILL_GRACE_MS,
+    pulumiIdleTimeoutMs: 600_000,
+    pulumiMaxDurationMs: 600_000,
   };
 });
 afterAll(async () => {
@@ -113,15 +115,52 @@ test('cancelling pulumi up stops every process of the operation and fails the st
   // The resource was never finished.
   expect(existsSync(join(outDir, 'hello.txt'))).toBe(false);
 
-  // Not asserted: whether Pulumi left the stack locked (recovering from that is separate work).
-  const locks = join(deps.dataDir, 'state', ref.org, '.pulumi', 'locks');
-  const lockFiles = existsSync(locks) ? readdirSync(locks, { recursive: true }).map(String).filter((f) => f.endsWith('.json')) : [];
+  // Pulumi was killed inside the create: its lock and the pending create stay behind until recovery.
+  const lockDir = join(deps.dataDir, 'state', ref.org, '.pulumi', 'locks');
+  const lockFiles = () => (existsSync(lockDir) ? readdirSync(lockDir, { recursive: true }).map(String).filter((f) => f.endsWith('.json')) : []);
   console.log(
     [
       `pulumi up until "creating": ${tCreating - t0} ms; cancel → rejected: ${tRejected - tCreating} ms; rejected → no processes: ${tClean - tRejected} ms`,
-      `stack lock files left: ${lockFiles.length ? lockFiles.join(', ') : 'none'}`,
-      '--- step log ---',
-      log,
+      `stack lock files left: ${lockFiles().join(', ') || 'none'}`,
     ].join('\n'),
   );
+  expect(lockFiles()).toHaveLength(1);
+
+  const recover = new MockActivityEnvironment({ activityType: 'recoverStack' }, { logger: new DefaultLogger('ERROR') });
+  const summary = await recover.run(createSharedActivities(deps).recoverStack, input, 'cancelled');
+  expect(summary).toBe('The stack was recovered: its stale lock was removed and 1 pending operation(s) were cleared.');
+  expect(lockFiles()).toEqual([]);
+  const after = await store.getDeploymentById(input.id);
+  const recoverStep = after!.steps.findIndex((s) => s.name === STEP.recover);
+  expect(after!.steps[recoverStep].status).toBe('succeeded');
+  const recoverLog = (await store.readLogs(input.id, recoverStep, 0, 1000)).map((l) => l.line).join('');
+  expect(recoverLog).toContain('Recovering the stack: cancelled.');
+  expect(recoverLog).toMatch(/The lock is held by pid \d+ since .*, which is no longer running\./);
+  expect(recoverLog).toMatch(/Pending creating: urn:pulumi:dev::website::.*hello/);
+  expect(recoverLog).toContain('Cleared 1 pending operation(s).');
+  expect(existsSync(workspaceDir(deps, input.id))).toBe(false);
+});
+
+test('a Pulumi operation whose engine reports nothing for the idle timeout is stopped and classified as interrupted', async () => {
+  const ref = { org: `i${Date.now().toString(36)}`, project: 'website', stack: 'dev' };
+  const settings: DeploymentSettings = {
+    operationContext: { environmentVariables: { OUT_DIR: join(tmp, 'out-idle'), CREATE_DELAY_MS: '60000' } },
+  };
+  const record = await store.createDeployment(ref, { operation: 'update', settings, inheritSettings: false, initiator: 'test', requestedBy: 'test', steps: stepNames(settings) });
+  const input: DeploymentInput = { ...ref, id: record.id, version: record.version, operation: 'update', settings };
+  const programDir = join(workspaceDir(deps, input.id), 'source');
+  mkdirSync(programDir, { recursive: true });
+  cpSync(join(__dirname, 'fixtures', 'program'), programDir, { recursive: true });
+  symlinkSync(resolve(__dirname, '..', 'node_modules'), join(programDir, 'node_modules'), 'dir');
+  const step = stepNames(settings).indexOf(STEP.pulumi);
+
+  const activities = createWorkspaceActivities({ ...deps, pulumiIdleTimeoutMs: 25_000 });
+  const env = new MockActivityEnvironment({ activityType: 'pulumiOperation' }, { logger: new DefaultLogger('ERROR') });
+  const err = await env.run(activities.pulumiOperation, input, step).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  expect(err).toMatchObject({ type: 'PulumiInterrupted', message: 'Pulumi was stopped: it reported no engine event for 25 s.', nonRetryable: true });
+  const log = (await store.readLogs(input.id, step, 0, 10_000)).map((l) => l.line).join('');
+  expect(log).toMatch(/hello\s+creating/);
+  expect(log).toContain('Stopping pulumi: it reported no engine event for 25 s.');
+  expect(processesIn(programDir)).toEqual([]);
 });

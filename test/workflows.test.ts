@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -13,7 +13,7 @@ import type { SharedActivities, WorkspaceActivities } from '../src/activities';
 import { resolveTools } from '../src/tools';
 import { SESSION_WORKER_OPTIONS } from '../src/worker';
 import { deployment, stackQueue } from '../src/workflows';
-import { enqueueSignal, queueStateQuery } from '../src/workflows/definitions';
+import { cancelSignal, enqueueSignal, queueStateQuery, wakeSignal } from '../src/workflows/definitions';
 import { stepNames, type DeploymentInput, type DeploymentStatus } from '../src/shared/deployment';
 import { deploymentWorkflowId, stackWorkflowId } from '../src/shared/ids';
 import { stackKey, type StackRef } from '../src/shared/names';
@@ -86,7 +86,7 @@ function newInput(stack: StackRef, version: number, settings: DeploymentSettings
 
 type WorkspaceName = keyof WorkspaceActivities | 'reportDeployment';
 interface Call {
-  activity: WorkspaceName | 'setDeploymentStatus';
+  activity: WorkspaceName | 'setDeploymentStatus' | 'skipDeployment' | 'recoverStack';
   id: string;
   /** Step index for steps, status for setDeploymentStatus. */
   step?: number;
@@ -96,7 +96,10 @@ interface Call {
   resourceChanges?: Record<string, number>;
 }
 /** Optional behaviour run after a workspace activity is recorded (delays, failures, waiting for cancellation). */
-type Hooks = Partial<Record<WorkspaceName, (id: string, input?: DeploymentInput) => Promise<void>>>;
+type Hooks = Partial<Record<WorkspaceName, (id: string, input?: DeploymentInput) => Promise<void>>> & {
+  /** Whether the stack's queue is paused (the store's answer). */
+  paused?: () => boolean;
+};
 
 /**
  * Mocked activities on a task queue of their own, wired like src/worker.ts: the shared queue runs
@@ -118,6 +121,14 @@ function harness(hooks: Hooks = {}) {
     reportDeployment: async (input, outcome) => {
       calls.push({ activity: 'reportDeployment', id: input.id, ...outcome });
       await hooks.reportDeployment?.(input.id, input);
+    },
+    skipDeployment: async (input, message) => {
+      calls.push({ activity: 'skipDeployment', id: input.id, message });
+    },
+    isQueuePaused: async () => hooks.paused?.() ?? false,
+    recoverStack: async (input, why) => {
+      calls.push({ activity: 'recoverStack', id: input.id, message: why });
+      return 'The stack was recovered.';
     },
   };
   const workspace: WorkspaceActivities = {
@@ -153,7 +164,7 @@ function harness(hooks: Hooks = {}) {
   };
 }
 
-/** Writes a history as Temporal's JSON history format, without machine-specific identities. */
+/** Writes a new history in Temporal's JSON history format, without machine-specific identities. */
 async function recordHistory(name: string, workflowId: string): Promise<void> {
   const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
   const json = historyToJson(history);
@@ -166,6 +177,8 @@ async function recordHistory(name: string, workflowId: string): Promise<void> {
   };
   scrub(json);
   mkdirSync(HISTORIES, { recursive: true });
+  // Histories recorded by earlier code stay: they are what running executions replay.
+  if (existsSync(join(HISTORIES, `${name}.json`))) return;
   writeFileSync(join(HISTORIES, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
 }
 
@@ -249,6 +262,188 @@ describe('stackQueue', () => {
     // The queue would idle for an hour; end it so the recorded history is complete.
     await env.client.workflow.getHandle(queueId).terminate('test done');
     if (RECORD) await recordHistory('stack-queue', queueId);
+  });
+});
+
+describe('stackQueue rules', () => {
+  const enqueue = (h: ReturnType<typeof harness>, stack: StackRef, d: DeploymentInput) =>
+    env.client.workflow.signalWithStart(stackQueue, {
+      taskQueue: h.taskQueue,
+      workflowId: stackWorkflowId(stack),
+      args: [{ stack }],
+      signal: enqueueSignal,
+      signalArgs: [d],
+    });
+  /** Holds each deployment's Pulumi step until released, heartbeating so a stop reaches it. */
+  const holdingPulumi = () => {
+    const started: string[] = [];
+    const release = deferred();
+    const pulumiOperation = async (id: string) => {
+      started.push(id);
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), 500);
+      try {
+        await Promise.race([release.promise, ctx.cancelled]);
+      } finally {
+        clearInterval(beat);
+      }
+    };
+    return { started, release, pulumiOperation };
+  };
+  const finished = (h: ReturnType<typeof harness>, id: string) =>
+    h.calls.find((c) => c.id === id && (c.activity === 'skipDeployment' || (c.activity === 'setDeploymentStatus' && c.status !== 'running')));
+  const waitIdle = (stack: StackRef) =>
+    eventually('an idle queue', async () => {
+      const s = await env.client.workflow.getHandle(stackWorkflowId(stack)).query(queueStateQuery);
+      return !s.running && s.queued.length === 0 ? s : undefined;
+    });
+
+  test('skipIntermediateDeployments skips every queued deployment of the same operation but the newest', async () => {
+    const stack = newStack();
+    const skipping: DeploymentSettings = { operationContext: { options: { skipIntermediateDeployments: true } } };
+    const updates = [1, 2, 3, 5].map((v) => newInput(stack, v, skipping));
+    const destroy = { ...newInput(stack, 4, skipping), operation: 'destroy' as const };
+    const hold = holdingPulumi();
+    const h = harness({ pulumiOperation: hold.pulumiOperation });
+    await h.run(async () => {
+      await enqueue(h, stack, updates[0]);
+      await eventually('v1 in pulumi', () => (hold.started.length === 1 ? true : undefined));
+      for (const d of [updates[1], updates[2], destroy, updates[3]]) await enqueue(h, stack, d);
+      hold.release.resolve();
+      await eventually('every deployment finished', () => ([...updates, destroy].every((d) => finished(h, d.id)) ? true : undefined));
+      await waitIdle(stack);
+    });
+    // A queued destroy is never skipped in favour of an update; the newest update runs.
+    expect(hold.started).toEqual([updates[0].id, destroy.id, updates[3].id]);
+    expect(finished(h, updates[1].id)).toEqual({ activity: 'skipDeployment', id: updates[1].id, message: 'Skipped: a newer update (version 5) was queued.' });
+    expect(finished(h, updates[2].id)).toEqual({ activity: 'skipDeployment', id: updates[2].id, message: 'Skipped: a newer update (version 5) was queued.' });
+    await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
+  });
+
+  test('without the option every queued deployment runs', async () => {
+    const stack = newStack();
+    const inputs = [1, 2, 3].map((v) => newInput(stack, v));
+    const hold = holdingPulumi();
+    const h = harness({ pulumiOperation: hold.pulumiOperation });
+    await h.run(async () => {
+      await enqueue(h, stack, inputs[0]);
+      await eventually('v1 in pulumi', () => (hold.started.length === 1 ? true : undefined));
+      for (const d of inputs.slice(1)) await enqueue(h, stack, d);
+      hold.release.resolve();
+      await eventually('all ran', () => (inputs.every((d) => finished(h, d.id)) ? true : undefined));
+    });
+    expect(hold.started).toEqual(inputs.map((d) => d.id));
+    expect(h.calls.filter((c) => c.activity === 'skipDeployment')).toEqual([]);
+    await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
+  });
+
+  test('cancel skips a queued deployment at once and stops a running one, which then recovers the stack', async () => {
+    const stack = newStack();
+    const [first, second, third] = [1, 2, 3].map((v) => newInput(stack, v));
+    const hold = holdingPulumi();
+    const h = harness({ pulumiOperation: hold.pulumiOperation });
+    const queue = env.client.workflow.getHandle(stackWorkflowId(stack));
+    await h.run(async () => {
+      await enqueue(h, stack, first);
+      await eventually('v1 in pulumi', () => (hold.started.length === 1 ? true : undefined));
+      await enqueue(h, stack, second);
+      await enqueue(h, stack, third);
+      await queue.signal(cancelSignal, second.id);
+      await eventually('v2 skipped', () => finished(h, second.id));
+      expect((await queue.query(queueStateQuery)).queued).toEqual([{ id: third.id, version: 3 }]);
+      await queue.signal(cancelSignal, first.id);
+      await eventually('v1 stopped', () => finished(h, first.id));
+      hold.release.resolve();
+      await eventually('v3 ran', () => finished(h, third.id));
+    });
+    expect(finished(h, second.id)).toEqual({ activity: 'skipDeployment', id: second.id, message: 'Cancelled before it started.' });
+    expect(h.callsFor(first.id).slice(-3)).toEqual([
+      { activity: 'recoverStack', id: first.id, message: 'Cancelled by request.' },
+      { activity: 'setDeploymentStatus', id: first.id, status: 'failed', message: 'Cancelled by request. The stack was recovered.' },
+      { activity: 'cleanupWorkspace', id: first.id },
+    ]);
+    expect(hold.started).toEqual([first.id, third.id]);
+    expect(finished(h, third.id)).toMatchObject({ status: 'succeeded' });
+    await queue.terminate('test done');
+  });
+
+  test('a deployment with the same supersede key replaces a queued one and stops a running one as skipped', async () => {
+    const stack = newStack();
+    const key = 'pr:github:acme/website#7';
+    const [first, second, third] = [1, 2, 3].map((v) => ({ ...newInput(stack, v), operation: 'preview' as const, supersedeKey: key }));
+    const other = newInput(stack, 4);
+    const hold = holdingPulumi();
+    const h = harness({ pulumiOperation: hold.pulumiOperation });
+    await h.run(async () => {
+      await enqueue(h, stack, first);
+      await eventually('v1 in pulumi', () => (hold.started.length === 1 ? true : undefined));
+      await enqueue(h, stack, second);
+      await enqueue(h, stack, other);
+      await enqueue(h, stack, third);
+      await eventually('v1 and v2 superseded', () => (finished(h, first.id) && finished(h, second.id) ? true : undefined));
+      hold.release.resolve();
+      await eventually('v3 and v4 ran', () => (finished(h, third.id) && finished(h, other.id) ? true : undefined));
+    });
+    expect(finished(h, second.id)).toEqual({ activity: 'skipDeployment', id: second.id, message: 'Superseded by deployment 3.' });
+    expect(finished(h, first.id)).toMatchObject({ status: 'skipped', message: 'Superseded by deployment 2. The stack was recovered.' });
+    expect(hold.started).toEqual([first.id, other.id, third.id]);
+    await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
+  });
+
+  test('a paused queue accepts deployments and runs them after a wake-up once resumed', async () => {
+    const stack = newStack();
+    let paused = true;
+    const h = harness({ paused: () => paused });
+    const d = newInput(stack, 1);
+    const queue = env.client.workflow.getHandle(stackWorkflowId(stack));
+    await h.run(async () => {
+      await enqueue(h, stack, d);
+      await eventually('queued while paused', async () => ((await queue.query(queueStateQuery)).queued.length === 1 ? true : undefined));
+      await sleep(500);
+      expect(h.callsFor(d.id)).toEqual([]);
+      paused = false;
+      await queue.signal(wakeSignal);
+      await eventually('ran', () => finished(h, d.id));
+    });
+    expect(finished(h, d.id)).toMatchObject({ status: 'succeeded' });
+    await queue.terminate('test done');
+    if (RECORD) await recordHistory('stack-queue-paused', stackWorkflowId(stack));
+  });
+});
+
+describe('stackQueue expiry (time-skipping server)', () => {
+  test('each queued deployment is skipped once it has waited 7 days, and not before', async () => {
+    const skipping = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: resolveTools().temporalTestServer } },
+    });
+    try {
+      const stack = newStack();
+      const taskQueue = `expiry-${randomUUID()}`;
+      const skipped: { id: string; message: string }[] = [];
+      const activities: Partial<SharedActivities> = {
+        isQueuePaused: async () => true,
+        skipDeployment: async (input, message) => void skipped.push({ id: input.id, message }),
+      };
+      const worker = await Worker.create({ connection: skipping.nativeConnection, taskQueue, workflowBundle, activities });
+      await worker.runUntil(async () => {
+        const [old, fresh] = [newInput(stack, 1), newInput(stack, 2)];
+        const handle = await skipping.client.workflow.start(stackQueue, { taskQueue, workflowId: stackWorkflowId(stack), args: [{ stack }] });
+        await handle.signal(enqueueSignal, old);
+        await skipping.sleep('6 days');
+        await handle.signal(enqueueSignal, fresh);
+        await skipping.sleep('1 day');
+        await eventually('v1 expired', () => (skipped.length === 1 ? true : undefined));
+        const message = 'Skipped: not started within 7 days of being queued.';
+        expect(skipped).toEqual([{ id: old.id, message }]);
+        expect((await handle.query(queueStateQuery)).queued).toEqual([{ id: fresh.id, version: 2 }]);
+        await skipping.sleep('6 days');
+        await eventually('v2 expired', () => (skipped.length === 2 ? true : undefined));
+        expect(skipped[1]).toEqual({ id: fresh.id, message });
+        await handle.terminate('test done');
+      });
+    } finally {
+      await skipping.teardown();
+    }
   });
 });
 
@@ -361,7 +556,7 @@ describe('deployment', () => {
     expect((await statusOf(workflowId)).get(StatusAttr)).toBe('failed');
   });
 
-  test('cancelling a running deployment stops the step, records failed and cleans up', async () => {
+  test('cancelling a running deployment stops the step, recovers the stack, records failed and cleans up', async () => {
     const inPulumi = deferred();
     let stepCancelled = false;
     const h = harness({
@@ -395,7 +590,8 @@ describe('deployment', () => {
       return r;
     });
 
-    expect(result).toEqual({ status: 'failed', message: 'The deployment was cancelled.' });
+    const message = 'The deployment was cancelled. The stack was recovered.';
+    expect(result).toEqual({ status: 'failed', message });
     expect(stepCancelled).toBe(true);
     const calls = h.callsFor(input.id);
     expect(calls.map((c) => c.activity)).toEqual([
@@ -403,15 +599,17 @@ describe('deployment', () => {
       'getSource',
       'installDependencies',
       'pulumiOperation',
+      'recoverStack',
       'setDeploymentStatus',
       'cleanupWorkspace',
     ]);
-    expect(calls[4]).toEqual({ activity: 'setDeploymentStatus', id: input.id, status: 'failed', message: 'The deployment was cancelled.' });
+    expect(calls[4]).toEqual({ activity: 'recoverStack', id: input.id, message: 'The deployment was cancelled.' });
+    expect(calls[5]).toEqual({ activity: 'setDeploymentStatus', id: input.id, status: 'failed', message });
     expect((await statusOf(workflowId)).get(StatusAttr)).toBe('failed');
     // The cancel reaches the activity only in a heartbeat response: it must not wait out the default
     // heartbeat throttle (80% of the 1 minute heartbeat timeout, i.e. 48 s).
     expect(cancelMs).toBeLessThan(10_000);
-    if (RECORD) await recordHistory('deployment-cancelled', workflowId);
+    if (RECORD) await recordHistory('deployment-cancelled-recovered', workflowId);
   });
 });
 

@@ -22,6 +22,10 @@ export interface ActivityDeps {
   sessionQueue: string;
   /** Grace between asking a step to stop and killing it. */
   killGraceMs: number;
+  /** Pulumi is stopped when its engine reports no event for this long. */
+  pulumiIdleTimeoutMs: number;
+  /** Pulumi is stopped when an operation runs longer than this. */
+  pulumiMaxDurationMs: number;
   /** Where git-triggered deployments report their results. */
   report?: ReportConfig;
 }

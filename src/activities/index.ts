@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { log } from '@temporalio/activity';
 import { TERMINAL, type DeploymentInput, type DeploymentStatus } from '../shared/deployment';
 import { openDeployment, workspaceDir, type ActivityDeps } from './context';
 import { runStep } from './step';
@@ -6,6 +7,8 @@ import { getSource } from './source';
 import { installDependencies } from './install';
 import { preRunCommand } from './pre-run';
 import { pulumiOperation } from './pulumi';
+import { recoverStack } from './recover';
+import type { StackRef } from '../shared/names';
 import { reportDeployment, type ReportOutcome } from './report';
 
 export type { ActivityDeps } from './context';
@@ -23,6 +26,21 @@ export function createSharedActivities(deps: ActivityDeps) {
       else await deps.store.setStatus(id, status, message);
     },
 
+    /** A queued deployment that will never run (skipped, cancelled, superseded or expired). */
+    async skipDeployment(input: DeploymentInput, message: string): Promise<void> {
+      await deps.store.finishDeployment(input.id, 'skipped', message);
+      // It never reaches the deployment workflow, which reports the others; a failed report must not repeat the skip.
+      await reportDeployment(deps, input, { status: 'skipped', message }).catch((err: unknown) =>
+        log.warn('could not report the skipped deployment to its git host', { error: String(err) }),
+      );
+    },
+
+    async isQueuePaused(stack: StackRef): Promise<boolean> {
+      const { stackPaused, organizationPaused } = await deps.store.pauseState(stack);
+      return stackPaused || organizationPaused;
+    },
+
+    recoverStack: (input: DeploymentInput, why: string) => recoverStack(deps, input, why),
     /** Tells the commit or pull request behind a git-triggered deployment how it went (nothing otherwise). */
     reportDeployment: (input: DeploymentInput, outcome: ReportOutcome) => reportDeployment(deps, input, outcome),
   };
@@ -49,7 +67,7 @@ export function createWorkspaceActivities(deps: ActivityDeps) {
 
     pulumiOperation: (input: DeploymentInput, step: number) => {
       const o = openDeployment(deps, input);
-      return runStep(deps, o, step, (log) => pulumiOperation(o, log, deps.pulumiRoot, killGraceMs));
+      return runStep(deps, o, step, (log) => pulumiOperation(o, log, deps));
     },
 
     async cleanupWorkspace(id: string): Promise<void> {

@@ -48,3 +48,37 @@ export function killProcessesIn(dir: string): number[] {
   }
   return killed;
 }
+
+/**
+ * Every process on this host working inside `dir`, whoever its parent is: after a worker dies,
+ * its Pulumi processes are orphans and no longer anyone's descendants.
+ */
+export function processesIn(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((pid) => pid !== process.pid && isInside(cwdOf(pid), dir));
+}
+
+export function isInside(path: string | undefined, dir: string): boolean {
+  return path !== undefined && (path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`));
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return cwdOf(pid) !== undefined || !isZombie(pid);
+  } catch {
+    return false;
+  }
+}
+
+/** A zombie has exited and only waits to be reaped; it holds nothing. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}

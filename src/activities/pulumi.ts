@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
-import { Context, cancellationSignal } from '@temporalio/activity';
+import { ApplicationFailure, Context, cancellationSignal } from '@temporalio/activity';
 import { LocalWorkspace, PulumiCommand, Stack, type OpMap } from '@pulumi/pulumi/automation';
-import type { OpenDeployment } from './context';
+import type { ActivityDeps, OpenDeployment } from './context';
+import { Liveness } from './liveness';
 import type { LogWriter } from './log-writer';
 import { safeHeartbeat } from './run-process';
 import { killProcessesIn } from './process-tree';
@@ -16,11 +17,21 @@ export interface PulumiSummary {
  * Cancellation sends SIGINT (Pulumi's graceful stop); after the grace period whatever still runs
  * in the program directory is killed.
  */
-export async function pulumiOperation(o: OpenDeployment, log: LogWriter, pulumiRoot: string, killGraceMs: number): Promise<PulumiSummary> {
-  const signal = cancellationSignal();
+export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: ActivityDeps): Promise<PulumiSummary> {
+  const { killGraceMs, pulumiRoot } = deps;
+  // Stopped by a cancel (Temporal) or by the liveness checks; either way Pulumi gets SIGINT first.
+  const stopper = new AbortController();
+  const signal = stopper.signal;
+  const cancelled = cancellationSignal();
+  const onCancel = () => stopper.abort(cancelled.reason);
+  cancelled.addEventListener('abort', onCancel, { once: true });
+  const liveness = new Liveness(deps.pulumiIdleTimeoutMs, deps.pulumiMaxDurationMs, (reason) => {
+    log.line(`Stopping pulumi: ${reason}.`);
+    stopper.abort();
+  });
   let forceStop: NodeJS.Timeout | undefined;
   const onAbort = () => {
-    log.line(`Cancellation requested: stopping pulumi (force stop in ${Math.round(killGraceMs / 1000)} s).`);
+    if (cancelled.aborted) log.line(`Cancellation requested: stopping pulumi (force stop in ${Math.round(killGraceMs / 1000)} s).`);
     forceStop = setTimeout(() => {
       const killed = killProcessesIn(o.programDir);
       if (killed.length) log.line(`Pulumi did not stop in time; killed ${killed.length} process(es).`);
@@ -32,9 +43,11 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, pulumiR
     color: 'never' as const,
     signal,
     onOutput: (out: string) => {
+      // Not a sign of progress: the CLI's display prints a ticker while it waits.
       safeHeartbeat();
       log.write(out);
     },
+    onEvent: () => liveness.alive(),
     onError: (err: string) => log.write(err),
   };
   log.line(`$ pulumi ${o.input.operation === 'update' ? 'up' : o.input.operation} --stack ${o.input.stack}`);
@@ -59,12 +72,15 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, pulumiR
       }
     }
   } catch (err) {
-    if (signal.aborted) throw Context.current().cancellationSignal.reason ?? err;
+    if (cancelled.aborted) throw Context.current().cancellationSignal.reason ?? err;
+    if (liveness.stoppedBecause) throw ApplicationFailure.nonRetryable(`Pulumi was stopped: ${liveness.stoppedBecause}.`, 'PulumiInterrupted');
     throw new Error(`pulumi ${o.input.operation} failed: ${lastError(err)}`);
   } finally {
+    liveness.dispose();
     clearInterval(beat);
     clearTimeout(forceStop);
     signal.removeEventListener('abort', onAbort);
+    cancelled.removeEventListener('abort', onCancel);
   }
 }
 

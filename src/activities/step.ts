@@ -27,6 +27,7 @@ export async function runStep<T>(
     await log.close();
     await store.setStep(o.input.id, step, 'failed');
     if (cancelled) throw err;
-    throw ApplicationFailure.nonRetryable(message, 'StepFailed');
+    // A step may classify its failure (e.g. PulumiInterrupted); anything else is a plain step failure.
+    throw ApplicationFailure.nonRetryable(message, err instanceof ApplicationFailure && err.type ? err.type : 'StepFailed');
   }
 }

@@ -39,6 +39,7 @@ export async function enqueueDeployment(deps: ApiDeps, ref: StackRef, req: NewDe
     version: record.version,
     operation: req.operation,
     settings: req.settings,
+    requestedAt: Date.now(),
     ...(req.trigger && { trigger: req.trigger }),
     ...(req.supersedeKey && { supersedeKey: req.supersedeKey }),
   };

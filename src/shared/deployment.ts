@@ -29,6 +29,7 @@ export const STEP = {
   install: 'Install dependencies',
   preRun: (n: number) => `Pre-run command ${n}`,
   pulumi: 'Pulumi operation',
+  recover: 'Recover stack',
 } as const;
 
 /** The ordered steps a deployment with these settings runs. */
@@ -50,6 +51,8 @@ export interface DeploymentInput extends StackRef {
   settings: DeploymentSettings;
   /** Set when a git event started the deployment; results are reported back to it. */
   trigger?: DeploymentTrigger;
+  /** When it was requested (ms since the epoch): queued deployments expire after 7 days. */
+  requestedAt?: number;
   /** A newer deployment with the same key supersedes this one while it is queued or running. */
   supersedeKey?: string;
 }

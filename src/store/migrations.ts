@@ -57,6 +57,20 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_queue': {
+    async up(db: Kysely<unknown>) {
+      // One row per paused scope: an organization (project and stack empty) or one stack.
+      await db.schema
+        .createTable('deployment_pauses')
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('deployment_pauses_pk', ['org', 'project', 'stack'])
+        .execute();
+      await db.schema.createIndex('deployments_org_status').on('deployments').columns(['org', 'status']).execute();
+    },
+  },
   // Which stacks a repository's webhooks deploy, so an event finds them without reading every stack's settings.
   '0004_vcs': {
     async up(db: Kysely<unknown>) {

@@ -34,6 +34,12 @@ export interface Database {
     started: string | null;
     last_updated: string | null;
   };
+  deployment_pauses: {
+    org: string;
+    project: string; // '' for the whole organization
+    stack: string;
+    created: string;
+  };
   deployment_logs: {
     deployment_id: string;
     step: number;

@@ -250,6 +250,83 @@ export class Store {
       .execute();
   }
 
+  /** Adds a step after the planned ones (e.g. recovery) unless it exists, and returns its index. */
+  async ensureStep(id: string, name: string): Promise<number> {
+    const existing = await this.db
+      .selectFrom('deployment_steps')
+      .select('idx')
+      .where('deployment_id', '=', id)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (existing) return existing.idx;
+    const { max } = await this.db
+      .selectFrom('deployment_steps')
+      .select((eb) => eb.fn.max('idx').as('max'))
+      .where('deployment_id', '=', id)
+      .executeTakeFirstOrThrow();
+    const idx = max === null || max === undefined ? 0 : Number(max) + 1;
+    await this.db.insertInto('deployment_steps').values({ deployment_id: id, idx, name, status: 'not-started', started: null, last_updated: null }).execute();
+    return idx;
+  }
+
+  /** Pauses a stack's queue, or a whole organization's when only org is given. */
+  async pause(org: string, ref?: StackRef): Promise<void> {
+    await this.db
+      .insertInto('deployment_pauses')
+      .values({ org, project: ref?.project ?? '', stack: ref?.stack ?? '', created: this.ts() })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  async resume(org: string, ref?: StackRef): Promise<void> {
+    await this.db
+      .deleteFrom('deployment_pauses')
+      .where('org', '=', org)
+      .where('project', '=', ref?.project ?? '')
+      .where('stack', '=', ref?.stack ?? '')
+      .execute();
+  }
+
+  async pauseState(ref: StackRef): Promise<{ stackPaused: boolean; organizationPaused: boolean }> {
+    const rows = await this.db
+      .selectFrom('deployment_pauses')
+      .select(['project', 'stack'])
+      .where('org', '=', ref.org)
+      .where((eb) => eb.or([eb('project', '=', ''), eb.and([eb('project', '=', ref.project), eb('stack', '=', ref.stack)])]))
+      .execute();
+    return { stackPaused: rows.some((r) => r.project !== ''), organizationPaused: rows.some((r) => r.project === '') };
+  }
+
+  /** `project/stack` of every paused stack of an organization, and whether the organization is paused. */
+  async orgPauseState(org: string): Promise<{ paused: boolean; pausedStacks: string[] }> {
+    const rows = await this.db.selectFrom('deployment_pauses').select(['project', 'stack']).where('org', '=', org).orderBy('project').orderBy('stack').execute();
+    return {
+      paused: rows.some((r) => r.project === ''),
+      pausedStacks: rows.filter((r) => r.project !== '').map((r) => `${r.project}/${r.stack}`),
+    };
+  }
+
+  async countByStatus(org: string): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom('deployments')
+      .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
+      .where('org', '=', org)
+      .groupBy('status')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
+  /** Stacks of an organization with deployments waiting to start. */
+  async stacksWithQueued(org: string): Promise<StackRef[]> {
+    return this.db
+      .selectFrom('deployments')
+      .select(['org', 'project', 'stack'])
+      .distinct()
+      .where('org', '=', org)
+      .where('status', '=', 'not-started')
+      .execute();
+  }
+
   async appendLogs(id: string, step: number, lines: { seq: number; ts: string; line: string }[]): Promise<void> {
     if (lines.length === 0) return;
     await this.db

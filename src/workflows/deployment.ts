@@ -1,20 +1,35 @@
 import {
   ActivityCancellationType,
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  TimeoutFailure,
   isCancellation,
   log,
+  patched,
   proxyActivities,
+  setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { SharedActivities, WorkspaceActivities } from '../activities';
 import type { DeploymentInput, DeploymentResult, DeploymentStatus } from '../shared/deployment';
 import { StatusAttr } from '../shared/search-attributes';
+import { stopSignal, type StopRequest } from './definitions';
 
 const shared = proxyActivities<SharedActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumInterval: '10 seconds' },
 });
+
+/** Recovery runs on any worker, and keeps trying: the stack must not stay locked. */
+const recovery = proxyActivities<SharedActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 20, maximumInterval: '1 minute' },
+});
+
+/** Added with the recovery step after an interrupted Pulumi operation. */
+const RECOVERY_PATCH = 'recover-interrupted-pulumi';
 
 // Reporting to the git host is best effort: a few tries, then the deployment goes on without it.
 const reporting = proxyActivities<SharedActivities>({
@@ -34,7 +49,8 @@ function onWorkspace(taskQueue: string) {
   } as const;
   return {
     quick: proxyActivities<WorkspaceActivities>({ ...base, startToCloseTimeout: '30 minutes' }),
-    pulumi: proxyActivities<WorkspaceActivities>({ ...base, startToCloseTimeout: '6 hours' }),
+    // The activity enforces the configured maximum duration itself, stopping Pulumi gracefully.
+    pulumi: proxyActivities<WorkspaceActivities>({ ...base, startToCloseTimeout: '24 hours' }),
     cleanup: proxyActivities<WorkspaceActivities>({ ...base, startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 3 } }),
   };
 }
@@ -56,30 +72,59 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
     return { status, message };
   };
 
+  // The queue stops a deployment with a signal that says why (cancelled, superseded).
+  const steps = new CancellationScope();
+  let stop: StopRequest | undefined;
+  setHandler(stopSignal, (req) => {
+    stop ??= req;
+    steps.cancel();
+  });
+
   upsertSearchAttributes([{ key: StatusAttr, value: 'running' }]);
   await shared.setDeploymentStatus(input.id, 'running');
   await report({ status: 'running' });
   const ws = onWorkspace(await shared.claimWorkspace());
   const options = input.settings.operationContext?.options;
   const preRun = input.settings.operationContext?.preRunCommands ?? [];
+  let inPulumi = false;
+  let workspaceLost = false;
   try {
-    let step = 0;
-    await ws.quick.getSource(input, step++);
-    if (!options?.skipInstallDependencies) await ws.quick.installDependencies(input, step++);
-    for (let i = 0; i < preRun.length; i++) await ws.quick.preRunCommand(input, step++, i);
-    const summary = await ws.pulumi.pulumiOperation(input, step);
+    const summary = await steps.run(async () => {
+      let step = 0;
+      await ws.quick.getSource(input, step++);
+      if (!options?.skipInstallDependencies) await ws.quick.installDependencies(input, step++);
+      for (let i = 0; i < preRun.length; i++) await ws.quick.preRunCommand(input, step++, i);
+      inPulumi = true;
+      return ws.pulumi.pulumiOperation(input, step);
+    });
     return await finish('succeeded', undefined, summary.resourceChanges as Record<string, number>);
   } catch (err) {
-    if (isCancellation(err)) return await finish('failed', 'The deployment was cancelled.');
-    return await finish('failed', failureMessage(err));
+    let message = isCancellation(err) ? (stop?.message ?? 'The deployment was cancelled.') : failureMessage(err);
+    // A timed-out step means its worker is gone or hung: its session queue would never run the cleanup.
+    workspaceLost = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && patched(RECOVERY_PATCH);
+    if (inPulumi && interrupted(err) && patched(RECOVERY_PATCH)) {
+      // The Pulumi process may have died holding the stack's lock or with operations half done.
+      const why = workspaceLost ? 'the worker running Pulumi stopped responding' : message;
+      const recovered = await CancellationScope.nonCancellable(() => recovery.recoverStack(input, why));
+      message = `${workspaceLost ? 'Interrupted: the worker running Pulumi was lost.' : message} ${recovered}`;
+    }
+    return await finish(isCancellation(err) && stop ? stop.status : 'failed', message);
   } finally {
-    await CancellationScope.nonCancellable(() => ws.cleanup.cleanupWorkspace(input.id)).catch(() => undefined);
+    if (!workspaceLost) await CancellationScope.nonCancellable(() => ws.cleanup.cleanupWorkspace(input.id)).catch(() => undefined);
   }
+}
+
+/** Cancelled, timed out, or stopped by the activity's own liveness checks. */
+function interrupted(err: unknown): boolean {
+  if (isCancellation(err)) return true;
+  if (!(err instanceof ActivityFailure)) return false;
+  return err.cause instanceof TimeoutFailure || (err.cause instanceof ApplicationFailure && err.cause.type === 'PulumiInterrupted');
 }
 
 function failureMessage(err: unknown): string {
   // Activity failures wrap the step's own ApplicationFailure.
   const cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof TimeoutFailure) return `The step timed out (${cause.timeoutType === 'SCHEDULE_TO_START' ? 'no worker took it' : 'the worker stopped responding'}).`;
   if (cause instanceof ApplicationFailure) return cause.message;
   return err instanceof Error ? err.message : String(err);
 }

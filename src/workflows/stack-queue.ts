@@ -3,21 +3,36 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  executeChild,
+  patched,
+  proxyActivities,
   setHandler,
+  startChild,
   workflowInfo,
+  type ChildWorkflowHandle,
 } from '@temporalio/workflow';
+import type { SharedActivities } from '../activities';
 import type { DeploymentInput } from '../shared/deployment';
 import { deploymentWorkflowId } from '../shared/ids';
 import { OperationAttr, StackAttr, StatusAttr, VersionAttr } from '../shared/search-attributes';
 import { stackKey, type StackRef } from '../shared/names';
-import { enqueueSignal, queueStateQuery } from './definitions';
+import { cancelSignal, enqueueSignal, queueStateQuery, stopSignal, wakeSignal, type StopRequest } from './definitions';
 import { deployment } from './deployment';
+import { expired, intermediates, superseded, supersededMessage, untilNextExpiry, type Skip } from './queue-rules';
 
 export interface StackQueueInput {
   stack: StackRef;
   queued?: DeploymentInput[];
 }
+
+const store = proxyActivities<SharedActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumInterval: '10 seconds' },
+});
+
+/** A paused queue looks again this often, in case a resume's wake-up signal was lost. */
+const PAUSE_RECHECK_MS = 60 * 60 * 1000;
+/** Added with pause/resume, queue expiry, skipping, cancel and supersede. */
+const QUEUE_RULES_PATCH = 'queue-rules';
 
 /**
  * One per stack: runs the stack's deployments one at a time, in the order they were requested.
@@ -25,31 +40,78 @@ export interface StackQueueInput {
  */
 export async function stackQueue({ stack, queued = [] }: StackQueueInput): Promise<void> {
   const pending = [...queued];
-  let running: DeploymentInput | undefined;
-  setHandler(enqueueSignal, (d) => {
-    if (running?.id !== d.id && !pending.some((p) => p.id === d.id)) pending.push(d);
+  let running: { input: DeploymentInput; child?: ChildWorkflowHandle<typeof deployment>; stop?: StopRequest } | undefined;
+  let woken = false;
+
+  const skip = async (skips: Skip[]) => {
+    for (const s of skips) {
+      const i = pending.indexOf(s.input);
+      if (i >= 0) pending.splice(i, 1);
+    }
+    for (const s of skips) await store.skipDeployment(s.input, s.message);
+  };
+  const stopRunning = async (req: StopRequest) => {
+    if (!running || running.stop) return;
+    running.stop = req;
+    await condition(() => running?.child !== undefined || running?.stop !== req);
+    await running?.child?.signal(stopSignal, req).catch(() => undefined); // it may have just finished
+  };
+
+  setHandler(enqueueSignal, async (d) => {
+    if (running?.input.id === d.id || pending.some((p) => p.id === d.id)) return;
+    pending.push({ ...d, requestedAt: d.requestedAt ?? Date.now() });
+    if (!d.supersedeKey) return;
+    await skip(superseded(pending, d));
+    if (running?.input.supersedeKey === d.supersedeKey) await stopRunning({ status: 'skipped', message: supersededMessage(d) });
   });
+  setHandler(cancelSignal, async (id) => {
+    const queuedOne = pending.find((p) => p.id === id);
+    if (queuedOne) await skip([{ input: queuedOne, message: 'Cancelled before it started.' }]);
+    else if (running?.input.id === id) await stopRunning({ status: 'failed', message: 'Cancelled by request.' });
+  });
+  setHandler(wakeSignal, () => void (woken = true));
   setHandler(queueStateQuery, () => ({
-    running: running && { id: running.id, version: running.version },
+    running: running && { id: running.input.id, version: running.input.version },
     queued: pending.map((d) => ({ id: d.id, version: d.version })),
   }));
 
   for (;;) {
-    if (!(await condition(() => pending.length > 0, '1 hour'))) return;
-    running = pending.shift()!;
-    await executeChild(deployment, {
-      workflowId: deploymentWorkflowId(stack, running.version),
-      args: [running],
-      // Cancelling the queue cancels the running deployment gracefully rather than abandoning it.
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      typedSearchAttributes: [
-        { key: StackAttr, value: stackKey(stack) },
-        { key: OperationAttr, value: running.operation },
-        { key: StatusAttr, value: 'accepted' },
-        { key: VersionAttr, value: running.version },
-      ],
-    }).catch(() => undefined); // the deployment records its own failure; the queue moves on
+    if (!(await condition(() => pending.length > 0, '1 hour'))) {
+      await condition(allHandlersFinished);
+      if (pending.length === 0) return;
+      continue;
+    }
+    if (patched(QUEUE_RULES_PATCH)) {
+      await skip(expired(pending, Date.now()));
+      if (pending.length === 0) continue;
+      if (await store.isQueuePaused(stack)) {
+        woken = false;
+        const wait = Math.min(PAUSE_RECHECK_MS, untilNextExpiry(pending, Date.now()) ?? PAUSE_RECHECK_MS);
+        await condition(() => woken || pending.length === 0, Math.max(wait, 1000));
+        continue;
+      }
+    }
+    const next = pending.shift()!;
+    running = { input: next };
+    try {
+      running.child = await startChild(deployment, {
+        workflowId: deploymentWorkflowId(stack, next.version),
+        args: [next],
+        // Cancelling the queue cancels the running deployment gracefully rather than abandoning it.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        typedSearchAttributes: [
+          { key: StackAttr, value: stackKey(stack) },
+          { key: OperationAttr, value: next.operation },
+          { key: StatusAttr, value: 'accepted' },
+          { key: VersionAttr, value: next.version },
+        ],
+      });
+      await running.child.result();
+    } catch {
+      // the deployment records its own failure; the queue moves on
+    }
     running = undefined;
+    if (patched(QUEUE_RULES_PATCH)) await skip(intermediates(pending));
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       return continueAsNew<typeof stackQueue>({ stack, queued: pending });
