@@ -62,7 +62,10 @@ export async function stackQueue({ stack, queued = [] }: StackQueueInput): Promi
     pending.push({ ...d, requestedAt: d.requestedAt ?? Date.now() });
     if (!d.supersedeKey) return;
     await skip(superseded(pending, d));
-    if (running?.input.supersedeKey === d.supersedeKey) await stopRunning({ status: 'skipped', message: supersededMessage(d) });
+    // While the skips were recorded the queue may have started `d` itself: it supersedes only others.
+    if (running && running.input.id !== d.id && running.input.supersedeKey === d.supersedeKey) {
+      await stopRunning({ status: 'skipped', message: supersededMessage(d) });
+    }
   });
   setHandler(cancelSignal, async (id) => {
     const queuedOne = pending.find((p) => p.id === id);
