@@ -799,3 +799,20 @@ describe('settings that are accepted', () => {
     expect(logs.body.nextToken).toBeUndefined();
   });
 });
+
+describe('webhooks without a configured secret', () => {
+  test.each([
+    ['/api/webhooks/github', 'STACKWRIGHT_GITHUB_WEBHOOK_SECRET'],
+    ['/api/webhooks/gitlab', 'STACKWRIGHT_GITLAB_WEBHOOK_TOKEN'],
+    ['/api/webhooks/generic-vcs', 'STACKWRIGHT_GENERIC_VCS_SECRET'],
+    ['/workflow/generic-vcs', 'STACKWRIGHT_GENERIC_VCS_SECRET'],
+  ])('%s refuses every request and starts nothing', async (path, setting) => {
+    const before = signals.length;
+    for (const token of [null, undefined]) {
+      const res = await call('POST', path, { token, body: { event: 'push' }, headers: { 'X-Gitlab-Token': '', 'X-Hub-Signature-256': 'sha256=00' } });
+      expect(res.status).toBe(403);
+      expect(res.body.message).toContain(setting);
+    }
+    expect(signals.length).toBe(before);
+  });
+});

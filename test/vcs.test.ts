@@ -11,6 +11,7 @@ import { isIgnored, type VcsEvent } from '../src/vcs/event';
 import type { DeploymentInput } from '../src/shared/deployment';
 import type { DeploymentSettings } from '../src/shared/settings';
 import { githubExample } from './helpers/webhook-examples';
+import { EnvConfig, PRIVATE_ENV, parseEnv } from '../src/config';
 import { startFakeGitHost, type FakeGitHost } from './helpers/fake-git-host';
 
 const SHA = 'c0ffee'.padEnd(40, '0');
@@ -267,6 +268,17 @@ describe('planning deployments', () => {
     expect(d.request.settings.operationContext?.environmentVariables).toMatchObject({ PULUMI_CI_BRANCH_NAME: 'feature/$(x)', PULUMI_CI_PULL_REQUEST_SHA: SHA });
   });
 
+  test('a hosted repoURL must be the repository the event is about', () => {
+    const at = (repoURL: string) => planDeployments(push(), [stack('dev', { ...base({ deployCommits: true }), sourceContext: { git: { repoURL, branch: 'main' } } })]);
+    for (const ok of ['https://github.com/Acme/Infra.git', 'https://x:tok@github.example.com/acme/infra', 'git@github.com:acme/infra.git', 'ssh://git@host/mirror/acme/infra.git', 'file:///srv/mirror.git']) {
+      expect([ok, at(ok).deploy.length]).toEqual([ok, 1]);
+    }
+    expect(at('https://github.com/evil/infra.git').skip).toEqual([
+      { stack: 'acme/web/dev', reason: 'repoURL https://github.com/evil/infra.git is not the repository acme/infra' },
+    ]);
+    expect(at('git@github.com:acme/infra-fork.git').deploy).toEqual([]);
+  });
+
   test('without a repoURL the clone URL the sender gives is used; without either the stack is skipped', () => {
     const s: DeploymentSettings = { gitHub: { repository: 'acme/infra', deployCommits: true } };
     const withUrl = planDeployments(push({ cloneUrl: 'https://github.com/acme/infra.git', defaultBranch: 'main' }), [stack('dev', s)]);
@@ -366,5 +378,19 @@ describe('reporting', () => {
       await expect(reportToGitHub({ apiUrl: host.githubUrl, token: 't' }, report('running'))).rejects.toThrow();
       await expect(reportToGitLab({ apiUrl: host.gitlabUrl, token: 't' }, report('running'))).rejects.toThrow(/HTTP 502/);
     });
+  });
+});
+
+describe('configuration', () => {
+  test('every secret or token setting is kept out of deployments’ environment', () => {
+    const secretish = Object.keys(EnvConfig.shape).filter((k) => /SECRET|TOKEN|KEY|PASSPHRASE|DATABASE_URL/.test(k));
+    expect(secretish).toEqual(expect.arrayContaining(['STACKWRIGHT_GITHUB_WEBHOOK_SECRET', 'STACKWRIGHT_GITLAB_WEBHOOK_TOKEN', 'STACKWRIGHT_GENERIC_VCS_SECRET', 'STACKWRIGHT_GITHUB_TOKEN', 'STACKWRIGHT_GITLAB_TOKEN']));
+    expect(PRIVATE_ENV).toEqual(expect.arrayContaining(secretish));
+  });
+
+  test('webhook secrets must be long enough, and the API URLs valid', () => {
+    expect(() => parseEnv({ STACKWRIGHT_GITHUB_WEBHOOK_SECRET: 'short' })).toThrow(/STACKWRIGHT_GITHUB_WEBHOOK_SECRET: must be at least 16 characters/);
+    expect(() => parseEnv({ STACKWRIGHT_GITHUB_API_URL: 'not a url' })).toThrow(/STACKWRIGHT_GITHUB_API_URL/);
+    expect(parseEnv({}).STACKWRIGHT_WEBHOOK_MAX_BYTES).toBe(5 * 1024 * 1024);
   });
 });

@@ -5,7 +5,7 @@ import type { NewDeploymentRequest } from '../api/enqueue';
 import type { StoredSettings } from '../store/store';
 import type { VcsEvent } from './event';
 import { filterMatches, pathsTrigger } from './filters';
-import { vcsBlockFor } from './repository';
+import { normalizeRepository, vcsBlockFor } from './repository';
 
 export interface Planned {
   ref: StackRef;
@@ -60,6 +60,8 @@ export function planDeployments(event: VcsEvent, stacks: (StackRef & StoredSetti
 function decide(event: VcsEvent, settings: DeploymentSettings): { operation: 'update' | 'preview' } | string {
   const block = vcsBlockFor(settings, event.repo);
   if (!block) return 'no VCS block names this repository';
+  const repoURL = settings.sourceContext?.git?.repoURL;
+  if (repoURL && !clonesRepository(repoURL, event)) return `repoURL ${repoURL} is not the repository ${event.repository}`;
   const branch = settings.sourceContext?.git?.branch?.replace(/^refs\/heads\//, '') ?? event.defaultBranch;
   switch (event.event) {
     case 'push':
@@ -78,6 +80,21 @@ function decide(event: VcsEvent, settings: DeploymentSettings): { operation: 'up
       if (event.baseBranch !== branch) return `pull request into ${event.baseBranch}, stack follows ${branch ?? '(no branch)'}`;
       return { operation: 'preview' };
   }
+}
+
+/**
+ * Whether the stored repoURL is the repository the event is about, so that an event never deploys
+ * code from elsewhere. Hosted URLs (https, ssh, scp-like) must end in the repository's path; other
+ * URLs (file://, a local mirror) are the operator's choice.
+ */
+function clonesRepository(repoURL: string, event: VcsEvent): boolean {
+  // A custom VCS stack was found by this URL or by its `vcs.repository`, which may name it another way.
+  if (event.repo.provider === 'custom') return true;
+  const hosted = /^(https?|ssh|git):\/\/[^/]+\/(.+)$/i.exec(repoURL) ?? /^[^/:@]+@[^:]+:(.+)$/.exec(repoURL);
+  if (!hosted) return true;
+  // Ends with: GitLab may be served below a path (https://host/gitlab/group/project).
+  const path = normalizeRepository(event.repo.provider, hosted[hosted.length - 1]);
+  return path === event.repo.repository || path.endsWith(`/${event.repo.repository}`);
 }
 
 /** The stored settings, checked out at the event's commit, with Pulumi's CI variables for it. */

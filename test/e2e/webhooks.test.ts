@@ -15,6 +15,7 @@ import { signGenericVcs } from '../../src/vcs/signatures';
 // local fake that records the statuses and comments Stackwright sends back.
 const GITHUB_SECRET = 'gh-webhook-secret-0123456789';
 const GENERIC_SECRET = 'generic-vcs-secret-0123456789';
+const GITLAB_TOKEN = 'gitlab-webhook-token-0123456789';
 const GITHUB_TOKEN = 'ghp_reporting_token_canary_42';
 const MAX_BYTES = 256 * 1024;
 const org = `wh${Date.now().toString(36)}`;
@@ -91,6 +92,7 @@ beforeAll(async () => {
   sw = await startStackwright({
     STACKWRIGHT_GITHUB_WEBHOOK_SECRET: GITHUB_SECRET,
     STACKWRIGHT_GENERIC_VCS_SECRET: GENERIC_SECRET,
+    STACKWRIGHT_GITLAB_WEBHOOK_TOKEN: GITLAB_TOKEN,
     STACKWRIGHT_WEBHOOK_MAX_BYTES: String(MAX_BYTES),
     STACKWRIGHT_GITHUB_API_URL: host.githubUrl,
     STACKWRIGHT_GITHUB_TOKEN: GITHUB_TOKEN,
@@ -105,7 +107,7 @@ afterAll(async () => {
 });
 
 describe('refusals', () => {
-  test('unsigned, wrongly signed, unconfigured, oversized and malformed requests start nothing', async () => {
+  test('unsigned, wrongly signed, oversized and malformed requests start nothing', async () => {
     const payload = githubExample('push', (p) => p.ref === 'refs/heads/master');
     const body = JSON.stringify(payload);
     const headers = { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': randomUUID() };
@@ -117,10 +119,10 @@ describe('refusals', () => {
     // The API token is not a way in either.
     expect((await post('/api/webhooks/github', body, { ...headers, Authorization: `token ${sw.token}` })).status).toBe(401);
 
-    // No GitLab token configured: the route refuses everything.
-    const gitlab = await post('/api/webhooks/gitlab', '{}', { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': '' });
-    expect(gitlab.status).toBe(403);
-    expect(gitlab.body.message).toContain('STACKWRIGHT_GITLAB_WEBHOOK_TOKEN');
+    for (const token of [undefined, '', `${GITLAB_TOKEN}x`, GITLAB_TOKEN.slice(1)]) {
+      const gitlab = await post('/api/webhooks/gitlab', '{}', { 'X-Gitlab-Event': 'Push Hook', ...(token !== undefined && { 'X-Gitlab-Token': token }) });
+      expect(gitlab.status).toBe(401);
+    }
 
     const generic = JSON.stringify({ event: 'push', commit: 'a'.repeat(40), branch: 'main', repoUrl: repo.url });
     expect((await post('/api/webhooks/generic-vcs', generic, { 'X-Generic-VCS-Signature': signGenericVcs('wrong-secret-0123456789', generic) })).status).toBe(401);
@@ -244,6 +246,32 @@ describe('GitHub', () => {
     expect([d1.status, d1.message]).toEqual(['skipped', `Superseded by deployment ${p2.version}.`]);
     await eventually(() => statusesFor(first).some((s) => s.state !== 'pending'));
     expect(statusesFor(first).at(-1)).toMatchObject({ state: 'success', description: `Superseded by deployment ${p2.version}.` });
+  });
+});
+
+// GitLab publishes no payload package: these carry the documented fields Stackwright reads.
+describe('GitLab', () => {
+  test('push and merge request hooks are matched to stacks; filters and branches decide, nothing else starts', async () => {
+    await saveSettings('gl', {
+      sourceContext: { git: { repoUrl: 'https://gitlab.example.com/group/infra.git', branch: 'main' } },
+      vcs: { provider: 'gitlab', repository: 'Group/Infra', deployCommits: true, previewPullRequests: true, paths: ['infra/**'] },
+    });
+    const project = { path_with_namespace: 'group/infra', git_http_url: 'https://gitlab.example.com/group/infra.git', default_branch: 'main' };
+    const send = (event: string, payload: object) =>
+      post('/api/webhooks/gitlab', JSON.stringify(payload), { 'X-Gitlab-Event': event, 'X-Gitlab-Token': GITLAB_TOKEN, 'X-Gitlab-Event-UUID': randomUUID() });
+    const sha = 'b'.repeat(40);
+    const push = { object_kind: 'push', ref: 'refs/heads/main', after: sha, checkout_sha: sha, project, commits: [{ added: [], modified: ['README.md'], removed: [] }], total_commits_count: 1 };
+    expect((await send('Push Hook', push)).body).toEqual({
+      message: 'no stack deploys this event',
+      deployments: [],
+      skipped: [{ stack: `${org}/website/gl`, reason: 'no changed file passes the path filters' }],
+    });
+    const mr = { object_kind: 'merge_request', project, object_attributes: { iid: 4, action: 'open', target_branch: 'develop', source_branch: 'f', last_commit: { id: sha } } };
+    expect((await send('Merge Request Hook', mr)).body.skipped).toEqual([{ stack: `${org}/website/gl`, reason: 'pull request into develop, stack follows main' }]);
+    const closed = { ...mr, object_attributes: { ...mr.object_attributes, action: 'close' } };
+    expect(await send('Merge Request Hook', closed)).toEqual({ status: 202, body: { message: 'nothing to do: merge request close without new commits', deployments: [] } });
+    expect((await send('Push Hook', { ...push, after: 'not-a-sha' })).body.errors).toEqual([{ field: 'after', message: 'must be a full hexadecimal commit id' }]);
+    expect((await sw.api(`${stackPath('gl')}/deployments`)).body.total).toBe(0);
   });
 });
 
