@@ -12,6 +12,8 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle
 import type { SharedActivities, WorkspaceActivities } from '../src/activities';
 import { resolveTools } from '../src/tools';
 import { SESSION_WORKER_OPTIONS } from '../src/worker';
+import { claimDelivery, deliveryWorkflowId } from '../src/api/delivery';
+import type { ApiDeps } from '../src/api/deps';
 import { deployment, stackQueue } from '../src/workflows';
 import { cancelSignal, enqueueSignal, queueStateQuery, wakeSignal } from '../src/workflows/definitions';
 import { stepNames, type DeploymentInput, type DeploymentStatus } from '../src/shared/deployment';
@@ -390,6 +392,22 @@ describe('stackQueue rules', () => {
     await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
   });
 
+  test('a deployment the queue starts while its supersede is recorded does not supersede itself', async () => {
+    const stack = newStack();
+    const key = 'pr:github:acme/website#8';
+    const [first, second] = [1, 2].map((v) => ({ ...newInput(stack, v), operation: 'preview' as const, supersedeKey: key }));
+    const h = harness();
+    await h.run(async () => {
+      // Both arrive before the queue's first task: the second skips the first while the loop picks the second up.
+      await enqueue(h, stack, first);
+      await enqueue(h, stack, second);
+      await eventually('both finished', () => (finished(h, first.id) && finished(h, second.id) ? true : undefined));
+    });
+    expect(finished(h, first.id)).toEqual({ activity: 'skipDeployment', id: first.id, message: 'Superseded by deployment 2.' });
+    expect(finished(h, second.id)).toMatchObject({ activity: 'setDeploymentStatus', status: 'succeeded' });
+    await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
+  });
+
   test('a paused queue accepts deployments and runs them after a wake-up once resumed', async () => {
     const stack = newStack();
     let paused = true;
@@ -610,6 +628,36 @@ describe('deployment', () => {
     // heartbeat throttle (80% of the 1 minute heartbeat timeout, i.e. 48 s).
     expect(cancelMs).toBeLessThan(10_000);
     if (RECORD) await recordHistory('deployment-cancelled-recovered', workflowId);
+  });
+});
+
+describe('webhookDelivery', () => {
+  test('a delivery is claimed once, even by concurrent requests; a failed one may be claimed again', async () => {
+    const h = harness();
+    const deps = { temporal: env.client, taskQueue: h.taskQueue } as unknown as ApiDeps;
+    const id = randomUUID();
+    const failing = randomUUID();
+    await h.run(async () => {
+      const claims = await Promise.all([1, 2, 3].map(() => claimDelivery(deps, 'github', id)));
+      const won = claims.filter((c) => c !== undefined);
+      expect(won).toHaveLength(1);
+      await won[0]!({ ok: true, deployments: ['acme/website/dev@1'] });
+      expect(await env.client.workflow.getHandle(deliveryWorkflowId('github', id)).result()).toEqual({ ok: true, deployments: ['acme/website/dev@1'] });
+      // Handled: a redelivery is turned away.
+      expect(await claimDelivery(deps, 'github', id)).toBeUndefined();
+
+      const first = await claimDelivery(deps, 'github', failing);
+      await first!({ ok: false, deployments: [] });
+      await expect(env.client.workflow.getHandle(deliveryWorkflowId('github', failing)).result()).rejects.toThrow();
+      const retry = await claimDelivery(deps, 'github', failing);
+      expect(retry).toBeDefined();
+      await retry!({ ok: true, deployments: [] });
+    });
+  });
+
+  test('delivery ids outside a safe alphabet are hashed into the workflow id', () => {
+    expect(deliveryWorkflowId('github', '72d3162e-cc78-11e3-81ab-4c9367dc0958')).toBe('delivery/github/72d3162e-cc78-11e3-81ab-4c9367dc0958');
+    expect(deliveryWorkflowId('gitlab', '../../x y')).toMatch(/^delivery\/gitlab\/[0-9a-f]{64}$/);
   });
 });
 
