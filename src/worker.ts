@@ -41,6 +41,7 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     killGraceMs: o.config.STACKWRIGHT_KILL_GRACE_SECONDS * 1000,
     pulumiIdleTimeoutMs: o.config.STACKWRIGHT_PULUMI_IDLE_TIMEOUT_SECONDS * 1000,
     pulumiMaxDurationMs: o.config.STACKWRIGHT_PULUMI_MAX_DURATION_SECONDS * 1000,
+    retryInterrupted: o.config.STACKWRIGHT_RETRY_INTERRUPTED,
   };
   const common = { connection: o.connection, namespace: o.config.TEMPORAL_NAMESPACE, shutdownGraceTime: '10 seconds' as const };
   return Promise.all([

@@ -25,6 +25,8 @@ export interface ActivityDeps {
   pulumiIdleTimeoutMs: number;
   /** Pulumi is stopped when an operation runs longer than this. */
   pulumiMaxDurationMs: number;
+  /** After recovery, run an interrupted deployment once more as a new deployment (default: no). */
+  retryInterrupted?: boolean;
 }
 
 /** Everything a step needs, with secrets opened: lives only inside the activity. */

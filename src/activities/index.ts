@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { TERMINAL, type DeploymentInput, type DeploymentStatus } from '../shared/deployment';
+import { TERMINAL, stepNames, type DeploymentInput, type DeploymentStatus } from '../shared/deployment';
 import { openDeployment, workspaceDir, type ActivityDeps } from './context';
 import { runStep } from './step';
 import { getSource } from './source';
@@ -35,6 +35,20 @@ export function createSharedActivities(deps: ActivityDeps) {
     },
 
     recoverStack: (input: DeploymentInput, why: string) => recoverStack(deps, input, why),
+
+    /** A new deployment repeating an interrupted one, when retries are enabled; never a retry of a retry. */
+    async retryDeployment(input: DeploymentInput): Promise<DeploymentInput | undefined> {
+      if (!deps.retryInterrupted || input.retryOf) return undefined;
+      const { id, version } = await deps.store.createDeployment(input, {
+        operation: input.operation,
+        settings: input.settings,
+        inheritSettings: false,
+        initiator: 'retry',
+        requestedBy: `retry of version ${input.version}`,
+        steps: stepNames(input.settings),
+      });
+      return { ...input, id, version, retryOf: input.id, requestedAt: Date.now() };
+    },
   };
 }
 

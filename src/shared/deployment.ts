@@ -55,6 +55,8 @@ export interface DeploymentInput extends StackRef {
   requestedAt?: number;
   /** A newer deployment with the same key supersedes this one while it is queued or running. */
   supersedeKey?: string;
+  /** Set on the one retry of an interrupted deployment: the id of the deployment it repeats. */
+  retryOf?: string;
 }
 
 /** The git event behind a deployment (push, tag or pull request). */
@@ -72,4 +74,6 @@ export interface DeploymentTrigger {
 export interface DeploymentResult {
   status: DeploymentStatus;
   message?: string;
+  /** Its Pulumi operation was cut short by a lost worker or the liveness checks (not by a cancel). */
+  interrupted?: boolean;
 }
