@@ -54,7 +54,7 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
           config,
           workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
         });
-  const running = runWorkers(workers);
+  const running = workers.length ? runWorkers(workers) : Promise.resolve();
   const app = createApp({ ...apiDeps(config, store, temporal, log), publicUrl: 'http://stackwright.test' });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
