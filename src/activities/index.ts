@@ -6,6 +6,7 @@ import { getSource } from './source';
 import { installDependencies } from './install';
 import { preRunCommand } from './pre-run';
 import { pulumiOperation } from './pulumi';
+import { recordOutcome } from './drift';
 
 export type { ActivityDeps } from './context';
 
@@ -45,7 +46,11 @@ export function createWorkspaceActivities(deps: ActivityDeps) {
 
     pulumiOperation: (input: DeploymentInput, step: number) => {
       const o = openDeployment(deps, input);
-      return runStep(deps, o, step, (log) => pulumiOperation(o, log, deps.pulumiRoot, killGraceMs));
+      return runStep(deps, o, step, async (log) => {
+        const summary = await pulumiOperation(o, log, deps.pulumiRoot, killGraceMs);
+        await recordOutcome(deps, o, summary.resourceChanges, log);
+        return summary;
+      });
     },
 
     async cleanupWorkspace(id: string): Promise<void> {

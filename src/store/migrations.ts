@@ -55,6 +55,14 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // What each deployment's Pulumi operation changed; drift runs are read from these.
+  '0003_drift': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('deployments').addColumn('resource_changes', 'text').execute();
+      await db.schema.alterTable('deployments').addColumn('drift_detected', 'integer').execute();
+      await db.schema.alterTable('deployments').addColumn('drift_remediation_id', 'varchar(36)').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
