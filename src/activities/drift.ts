@@ -23,7 +23,6 @@ export async function recordOutcome(deps: ActivityDeps, o: OpenDeployment, chang
 async function queueRemediation(deps: ActivityDeps, o: OpenDeployment, log: LogWriter): Promise<void> {
   const { input } = o;
   const detection = await deps.store.getDeploymentById(input.id);
-  if (detection?.driftRemediationId) return; // a retried step queued it already
   const activityLog = Context.current().log;
   try {
     const remediation = await enqueueDeployment(
