@@ -37,6 +37,7 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     pulumiBackendUrl: o.config.PULUMI_BACKEND_URL,
     pulumiPassphrase: o.config.pulumiPassphrase,
     publicUrl: o.config.publicUrl,
+    taskQueue,
     sessionQueue,
     killGraceMs: o.config.STACKWRIGHT_KILL_GRACE_SECONDS * 1000,
     pulumiIdleTimeoutMs: o.config.STACKWRIGHT_PULUMI_IDLE_TIMEOUT_SECONDS * 1000,

@@ -310,6 +310,8 @@ describe('bad org, project and stack names', () => {
     ['POST', (b) => `${b}/deployments/pause`, undefined],
     ['POST', (b) => `${b}/deployments/resume`, undefined],
     ['GET', (b) => `${b}/deployments/metadata`, undefined],
+    ['GET', (b) => `${b}/drift/runs`, undefined],
+    ['GET', (b) => `${b}/drift/status`, undefined],
   ];
 
   const settingsRows = async () => (await store.db.selectFrom('stack_settings').select('org').execute()).length;
@@ -418,6 +420,78 @@ describe('deployment request validation', () => {
     expectError(res, 415);
     expect(signals.length).toBe(before);
     expect(await deploymentCount(withSettings)).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Drift runs and status
+
+describe('drift runs and status', () => {
+  const drifting = ref('drifting');
+  const driftPath = (r: StackRef) => `${base(r)}/drift`;
+
+  beforeAll(async () => {
+    expect((await call('PUT', settingsPath(drifting), { body: validSettings })).status).toBe(200);
+  });
+
+  test.each([
+    ['page=0', 'query.page'],
+    ['page=-3', 'query.page'],
+    ['page=one', 'query.page'],
+    ['page=2.5', 'query.page'],
+    ['pageSize=0', 'query.pageSize'],
+    ['pageSize=101', 'query.pageSize'],
+    ['pageSize=x', 'query.pageSize'],
+  ])('runs with %s → 400 naming %s', async (query, field) => {
+    expectBadRequest(await call('GET', `${driftPath(drifting)}/runs?${query}`), field);
+  });
+
+  test('runs and status of an unknown stack → 404', async () => {
+    for (const r of [ref('nobody-home'), ref('dev', 'nobody', 'nothing')]) {
+      expectError(await call('GET', `${driftPath(r)}/runs`), 404);
+      expectError(await call('GET', `${driftPath(r)}/status`), 404);
+    }
+  });
+
+  test('a known stack without drift runs has an empty list and no drift', async () => {
+    const runs = await call('GET', `${driftPath(drifting)}/runs?page=1&pageSize=100`);
+    expect(runs.status).toBe(200);
+    expect(runs.body).toEqual({ driftRuns: [], itemsPerPage: 100, total: 0 });
+    const defaults = await call('GET', `${driftPath(drifting)}/runs`);
+    expect(defaults.body.itemsPerPage).toBe(10);
+    const status = await call('GET', `${driftPath(drifting)}/status`);
+    expect(status.status).toBe(200);
+    expect(status.body).toEqual({ driftDetected: false, runInProgress: false });
+  });
+
+  test('detect-drift and remediate-drift are queued like any operation; a running detection is a run in progress', async () => {
+    const before = signals.length;
+    for (const operation of ['detect-drift', 'remediate-drift']) {
+      const res = await call('POST', deploymentsPath(drifting), { body: { operation, operationContext: { options: { remediateIfDriftDetected: true } } } });
+      expect(res.status).toBe(202);
+    }
+    const sent = signals.slice(before).map((s) => s.options.signalArgs[0]);
+    expect(sent.map((d) => d.operation)).toEqual(['detect-drift', 'remediate-drift']);
+    expect(sent[0].settings.operationContext.options.remediateIfDriftDetected).toBe(true);
+
+    await store.setStatus(sent[0].id, 'running');
+    const runs = await call('GET', `${driftPath(drifting)}/runs`);
+    expect(runs.body.total).toBe(2);
+    expect(runs.body.driftRuns.map((r: { deploymentVersion: number; status: string }) => [r.deploymentVersion, r.status])).toEqual([
+      [sent[1].version, 'not-started'],
+      [sent[0].version, 'running'],
+    ]);
+    expect(runs.body.driftRuns[1]).toEqual({
+      id: sent[0].id,
+      deploymentId: sent[0].id,
+      deploymentVersion: sent[0].version,
+      driftDetected: false,
+      created: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/),
+      status: 'running',
+      detectUpdate: { updateId: sent[0].id, resourceChanges: {}, modified: expect.any(String), status: 'running' },
+    });
+    const status = await call('GET', `${driftPath(drifting)}/status`);
+    expect(status.body).toEqual({ driftDetected: false, latestDriftRun: sent[1].id, runInProgress: true });
   });
 });
 

@@ -17,6 +17,8 @@ export interface ActivityDeps {
   pulumiPassphrase: string;
   /** Base URL of the API, for PULUMI_CI_BUILD_URL. */
   publicUrl: string;
+  /** The shared task queue of workflows, for deployments a step queues. */
+  taskQueue: string;
   /** This worker's own task queue: every step of a deployment runs where its files are. */
   sessionQueue: string;
   /** Grace between asking a step to stop and killing it. */

@@ -7,6 +7,7 @@ import { installDependencies } from './install';
 import { preRunCommand } from './pre-run';
 import { pulumiOperation } from './pulumi';
 import { recoverStack } from './recover';
+import { recordOutcome } from './drift';
 import type { StackRef } from '../shared/names';
 
 export type { ActivityDeps } from './context';
@@ -73,7 +74,11 @@ export function createWorkspaceActivities(deps: ActivityDeps) {
 
     pulumiOperation: (input: DeploymentInput, step: number) => {
       const o = openDeployment(deps, input);
-      return runStep(deps, o, step, (log) => pulumiOperation(o, log, deps));
+      return runStep(deps, o, step, async (log) => {
+        const summary = await pulumiOperation(o, log, deps);
+        await recordOutcome(deps, o, summary.resourceChanges, log);
+        return summary;
+      });
     },
 
     async cleanupWorkspace(id: string): Promise<void> {

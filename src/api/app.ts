@@ -6,6 +6,7 @@ import { apiError, errorHandler } from './errors';
 import { settingsRoutes } from './routes/settings';
 import { deploymentRoutes } from './routes/deployments';
 import { orgQueueRoutes, stackQueueRoutes } from './routes/queue';
+import { driftRoutes } from './routes/drift';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -22,5 +23,6 @@ export function createApp(deps: ApiDeps) {
     // Before deploymentRoutes, whose GET /:id would otherwise take /metadata.
     .route(`${stack}/deployments`, stackQueueRoutes(deps))
     .route(`${stack}/deployments`, deploymentRoutes(deps))
+    .route(`${stack}/drift`, driftRoutes(deps))
     .route('/api/orgs/:org/deployments', orgQueueRoutes(deps));
 }
