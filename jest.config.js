@@ -7,7 +7,7 @@ module.exports = {
   // One Temporal dev server for the whole run; each test file uses its own task queue.
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
-  testTimeout: 180_000,
+  testTimeout: 420_000,
   maxWorkers: 2,
   // Temporal's native runtime keeps threads alive after teardown; do not let that hold the run open.
   forceExit: true,

@@ -24,6 +24,7 @@ export const EnvConfig = z.object({
   STACKWRIGHT_TEMPORAL_UI_URL: optionalUrl,
   STACKWRIGHT_KILL_GRACE_SECONDS: z.coerce.number().min(0).default(120),
   STACKWRIGHT_PULUMI_IDLE_TIMEOUT_SECONDS: z.coerce.number().min(1).default(1800),
+  STACKWRIGHT_RETRY_INTERRUPTED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   STACKWRIGHT_PULUMI_MAX_DURATION_SECONDS: z.coerce.number().min(1).max(86_000).default(6 * 3600),
   STACKWRIGHT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),

@@ -37,10 +37,12 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     pulumiBackendUrl: o.config.PULUMI_BACKEND_URL,
     pulumiPassphrase: o.config.pulumiPassphrase,
     publicUrl: o.config.publicUrl,
+    taskQueue,
     sessionQueue,
     killGraceMs: o.config.STACKWRIGHT_KILL_GRACE_SECONDS * 1000,
     pulumiIdleTimeoutMs: o.config.STACKWRIGHT_PULUMI_IDLE_TIMEOUT_SECONDS * 1000,
     pulumiMaxDurationMs: o.config.STACKWRIGHT_PULUMI_MAX_DURATION_SECONDS * 1000,
+    retryInterrupted: o.config.STACKWRIGHT_RETRY_INTERRUPTED,
     report: {
       githubApiUrl: o.config.STACKWRIGHT_GITHUB_API_URL,
       githubToken: o.config.STACKWRIGHT_GITHUB_TOKEN,

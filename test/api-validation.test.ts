@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { createApp } from '../src/api/app';
 import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
@@ -33,6 +33,9 @@ let box: SecretBox;
 let app: ReturnType<typeof createApp>;
 const signals: SignalCall[] = [];
 let signalFailure: Error | undefined;
+/** Signals sent to running workflows through handles; queue workflows listed here exist. */
+const handleSignals: { workflowId: string; signal: string; args: unknown[] }[] = [];
+const runningQueues = new Set<string>();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'stackwright-api-'));
@@ -44,6 +47,14 @@ beforeAll(async () => {
         if (signalFailure) throw signalFailure;
         signals.push({ workflowType, options });
         return {};
+      },
+      getHandle(workflowId: string) {
+        return {
+          async signal(def: { name: string }, ...args: unknown[]) {
+            if (!runningQueues.has(workflowId)) throw new WorkflowNotFoundError('not found', workflowId, undefined);
+            handleSignals.push({ workflowId, signal: def.name, args });
+          },
+        };
       },
     },
   } as unknown as Client;
@@ -295,6 +306,12 @@ describe('bad org, project and stack names', () => {
     ['GET', (b) => `${b}/deployments`, undefined],
     ['GET', (b) => `${b}/deployments/00000000-0000-0000-0000-000000000000`, undefined],
     ['GET', (b) => `${b}/deployments/00000000-0000-0000-0000-000000000000/logs`, undefined],
+    ['POST', (b) => `${b}/deployments/00000000-0000-0000-0000-000000000000/cancel`, undefined],
+    ['POST', (b) => `${b}/deployments/pause`, undefined],
+    ['POST', (b) => `${b}/deployments/resume`, undefined],
+    ['GET', (b) => `${b}/deployments/metadata`, undefined],
+    ['GET', (b) => `${b}/drift/runs`, undefined],
+    ['GET', (b) => `${b}/drift/status`, undefined],
   ];
 
   const settingsRows = async () => (await store.db.selectFrom('stack_settings').select('org').execute()).length;
@@ -403,6 +420,78 @@ describe('deployment request validation', () => {
     expectError(res, 415);
     expect(signals.length).toBe(before);
     expect(await deploymentCount(withSettings)).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Drift runs and status
+
+describe('drift runs and status', () => {
+  const drifting = ref('drifting');
+  const driftPath = (r: StackRef) => `${base(r)}/drift`;
+
+  beforeAll(async () => {
+    expect((await call('PUT', settingsPath(drifting), { body: validSettings })).status).toBe(200);
+  });
+
+  test.each([
+    ['page=0', 'query.page'],
+    ['page=-3', 'query.page'],
+    ['page=one', 'query.page'],
+    ['page=2.5', 'query.page'],
+    ['pageSize=0', 'query.pageSize'],
+    ['pageSize=101', 'query.pageSize'],
+    ['pageSize=x', 'query.pageSize'],
+  ])('runs with %s → 400 naming %s', async (query, field) => {
+    expectBadRequest(await call('GET', `${driftPath(drifting)}/runs?${query}`), field);
+  });
+
+  test('runs and status of an unknown stack → 404', async () => {
+    for (const r of [ref('nobody-home'), ref('dev', 'nobody', 'nothing')]) {
+      expectError(await call('GET', `${driftPath(r)}/runs`), 404);
+      expectError(await call('GET', `${driftPath(r)}/status`), 404);
+    }
+  });
+
+  test('a known stack without drift runs has an empty list and no drift', async () => {
+    const runs = await call('GET', `${driftPath(drifting)}/runs?page=1&pageSize=100`);
+    expect(runs.status).toBe(200);
+    expect(runs.body).toEqual({ driftRuns: [], itemsPerPage: 100, total: 0 });
+    const defaults = await call('GET', `${driftPath(drifting)}/runs`);
+    expect(defaults.body.itemsPerPage).toBe(10);
+    const status = await call('GET', `${driftPath(drifting)}/status`);
+    expect(status.status).toBe(200);
+    expect(status.body).toEqual({ driftDetected: false, runInProgress: false });
+  });
+
+  test('detect-drift and remediate-drift are queued like any operation; a running detection is a run in progress', async () => {
+    const before = signals.length;
+    for (const operation of ['detect-drift', 'remediate-drift']) {
+      const res = await call('POST', deploymentsPath(drifting), { body: { operation, operationContext: { options: { remediateIfDriftDetected: true } } } });
+      expect(res.status).toBe(202);
+    }
+    const sent = signals.slice(before).map((s) => s.options.signalArgs[0]);
+    expect(sent.map((d) => d.operation)).toEqual(['detect-drift', 'remediate-drift']);
+    expect(sent[0].settings.operationContext.options.remediateIfDriftDetected).toBe(true);
+
+    await store.setStatus(sent[0].id, 'running');
+    const runs = await call('GET', `${driftPath(drifting)}/runs`);
+    expect(runs.body.total).toBe(2);
+    expect(runs.body.driftRuns.map((r: { deploymentVersion: number; status: string }) => [r.deploymentVersion, r.status])).toEqual([
+      [sent[1].version, 'not-started'],
+      [sent[0].version, 'running'],
+    ]);
+    expect(runs.body.driftRuns[1]).toEqual({
+      id: sent[0].id,
+      deploymentId: sent[0].id,
+      deploymentVersion: sent[0].version,
+      driftDetected: false,
+      created: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/),
+      status: 'running',
+      detectUpdate: { updateId: sent[0].id, resourceChanges: {}, modified: expect.any(String), status: 'running' },
+    });
+    const status = await call('GET', `${driftPath(drifting)}/status`);
+    expect(status.body).toEqual({ driftDetected: false, latestDriftRun: sent[1].id, runInProgress: true });
   });
 });
 
@@ -522,6 +611,69 @@ describe('list, get and logs', () => {
 // ---------------------------------------------------------------------------------------------
 // Auth and body size
 
+describe('queue routes', () => {
+  const pauses = async () => (await store.db.selectFrom('deployment_pauses').selectAll().execute()).length;
+
+  test.each([
+    ['POST', 'pause'],
+    ['POST', 'resume'],
+    ['GET', 'metadata'],
+  ])('%s /api/orgs/{bad}/deployments/%s → 400 naming org, nothing stored', async (method, action) => {
+    const before = await pauses();
+    for (const org of ['my%20org', '-acme', 'a'.repeat(41), '..%2F..']) expectBadRequest(await call(method, `/api/orgs/${org}/deployments/${action}`), 'org');
+    expect(await pauses()).toBe(before);
+  });
+
+  test('pausing a stack without settings → 404, nothing stored', async () => {
+    const before = await pauses();
+    const res = await call('POST', `${deploymentsPath(ref('never-configured'))}/pause`);
+    expect(res.status).toBe(404);
+    expect(res.body.message).toBe('this stack has no deployment settings');
+    expect(await pauses()).toBe(before);
+  });
+
+  test('pause, resume and metadata for a stack and its organization', async () => {
+    const r = ref('pausable', 'pause-org');
+    expect((await call('PUT', settingsPath(r), { body: validSettings })).status).toBe(200);
+    expect((await call('POST', `${deploymentsPath(r)}/pause`)).body).toEqual({ paused: true, stackPaused: true, organizationPaused: false });
+    expect((await call('POST', `${deploymentsPath(r)}/pause`)).status).toBe(200); // idempotent
+    expect((await call('POST', '/api/orgs/pause-org/deployments/pause')).body).toEqual({
+      paused: true,
+      pausedStacks: ['website/pausable'],
+      deploymentCounts: { notStarted: 0, accepted: 0, running: 0, failed: 0, succeeded: 0, skipped: 0, total: 0 },
+    });
+    expect((await call('GET', `${deploymentsPath(r)}/metadata`)).body).toEqual({ paused: true, stackPaused: true, organizationPaused: true });
+    // No queue workflow is running for the stack: resuming still succeeds.
+    expect((await call('POST', `${deploymentsPath(r)}/resume`)).body).toEqual({ paused: true, stackPaused: false, organizationPaused: true });
+    expect((await call('POST', '/api/orgs/pause-org/deployments/resume')).status).toBe(200);
+    expect((await call('GET', '/api/orgs/pause-org/deployments/metadata')).body).toMatchObject({ paused: false, pausedStacks: [] });
+  });
+
+  test('cancel: unknown id → 404, finished → 409, queued → signal to the stack queue, or skipped when no queue runs', async () => {
+    const r = ref('cancellable');
+    const path = deploymentsPath(r);
+    expect((await call('POST', `${path}/00000000-0000-0000-0000-000000000000/cancel`)).status).toBe(404);
+    const steps = ['Get source', 'Pulumi operation'];
+    const mk = () => store.createDeployment(r, { operation: 'update', settings: {}, inheritSettings: false, initiator: 'api', requestedBy: 't', steps });
+    const done = await mk();
+    await store.finishDeployment(done.id, 'succeeded');
+    const finished = await call('POST', `${path}/${done.id}/cancel`);
+    expect(finished.status).toBe(409);
+    expect(finished.body.message).toBe('the deployment already ended (succeeded)');
+
+    const queued = await mk();
+    const queueId = `stack/${r.org}/${r.project}/${r.stack}`;
+    runningQueues.add(queueId);
+    expect((await call('POST', `${path}/${queued.id}/cancel`)).body).toEqual({ id: queued.id, version: queued.version, cancelRequested: true });
+    expect(handleSignals.at(-1)).toEqual({ workflowId: queueId, signal: 'cancel', args: [queued.id] });
+    expect((await store.getDeploymentById(queued.id))?.status).toBe('not-started');
+
+    runningQueues.delete(queueId);
+    expect((await call('POST', `${path}/${queued.id}/cancel`)).status).toBe(200);
+    expect(await store.getDeploymentById(queued.id)).toMatchObject({ status: 'skipped', message: 'Cancelled before it started.' });
+  });
+});
+
 describe('auth', () => {
   const r = ref('auth');
   const endpoints: [string, string, unknown][] = [
@@ -533,6 +685,13 @@ describe('auth', () => {
     ['GET', deploymentsPath(r), undefined],
     ['GET', `${deploymentsPath(r)}/x`, undefined],
     ['GET', `${deploymentsPath(r)}/x/logs`, undefined],
+    ['POST', `${deploymentsPath(r)}/x/cancel`, undefined],
+    ['POST', `${deploymentsPath(r)}/pause`, undefined],
+    ['POST', `${deploymentsPath(r)}/resume`, undefined],
+    ['GET', `${deploymentsPath(r)}/metadata`, undefined],
+    ['POST', '/api/orgs/acme/deployments/pause', undefined],
+    ['POST', '/api/orgs/acme/deployments/resume', undefined],
+    ['GET', '/api/orgs/acme/deployments/metadata', undefined],
     ['GET', '/api/nothing', undefined],
   ];
 

@@ -35,6 +35,7 @@ beforeAll(async () => {
     pulumiRoot: resolveTools().pulumiRoot,
     pulumiPassphrase: 'test',
     publicUrl: 'http://x',
+    taskQueue: 'q',
     sessionQueue: 'q',
     killGraceMs: KILL_GRACE_MS,
     pulumiIdleTimeoutMs: 600_000,

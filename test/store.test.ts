@@ -79,6 +79,48 @@ describe.each(backends)('store on %s', (_name, url) => {
     expect(await store.getDeployment({ ...ref, stack: 'prod' }, d.id)).toBeUndefined();
   });
 
+  test('drift runs pair a detection with the remediation it queued; status follows the last successful one', async () => {
+    const stack = { ...ref, stack: 'drifty' };
+    const make = (operation: 'update' | 'detect-drift' | 'remediate-drift') =>
+      store.createDeployment(stack, { operation, settings: {}, inheritSettings: true, initiator: 'api', requestedBy: 't', steps: [] });
+    const finish = async (id: string, changes: Record<string, number>, drift: boolean | null) => {
+      await store.recordChanges(id, changes, drift);
+      await store.finishDeployment(id, 'succeeded');
+    };
+    expect(await store.driftStatus(stack)).toEqual({ driftDetected: false, latestDriftRun: undefined, runInProgress: false });
+
+    const update = await make('update');
+    await finish(update.id, { create: 2 }, null);
+    const detected = await make('detect-drift');
+    await finish(detected.id, { same: 1, update: 1 }, true);
+    expect(await store.driftStatus(stack)).toEqual({ driftDetected: true, latestDriftRun: detected.id, runInProgress: false });
+
+    const queued = await make('remediate-drift');
+    await store.linkDriftRemediation(detected.id, queued.id);
+    expect(await store.driftStatus(stack)).toEqual({ driftDetected: true, latestDriftRun: detected.id, runInProgress: true });
+    await finish(queued.id, { same: 1, update: 1 }, true);
+    expect((await store.driftStatus(stack)).driftDetected).toBe(false);
+
+    const standalone = await make('remediate-drift');
+    await finish(standalone.id, { same: 2 }, false);
+    const clean = await make('detect-drift');
+    await finish(clean.id, { same: 2 }, false);
+
+    const page = await store.listDriftRuns(stack, { page: 1, pageSize: 10 });
+    expect(page.total).toBe(3); // the queued remediation is part of its detection's run
+    expect(page.runs.map((r) => [r.deployment.operation, r.deployment.driftDetected, r.remediation?.id])).toEqual([
+      ['detect-drift', false, undefined],
+      ['remediate-drift', false, undefined],
+      ['detect-drift', true, queued.id],
+    ]);
+    expect(page.runs[2].deployment.resourceChanges).toEqual({ same: 1, update: 1 });
+    expect(page.runs[2].remediation?.resourceChanges).toEqual({ same: 1, update: 1 });
+    expect((await store.listDriftRuns(stack, { page: 2, pageSize: 2 })).runs.map((r) => r.deployment.id)).toEqual([detected.id]);
+    expect(await store.driftStatus(stack)).toEqual({ driftDetected: false, latestDriftRun: clean.id, runInProgress: false });
+    // Every operation keeps its change summary; only drift operations say whether it is drift.
+    expect(await store.getDeploymentById(update.id)).toMatchObject({ resourceChanges: { create: 2 }, driftDetected: null });
+  });
+
   test('stacks are found by the repository their VCS block names, through an index', async () => {
     const repo = `Acme/Infra-${randomUUID().slice(0, 6)}`;
     const a = { ...ref, stack: 'vcs-a' };

@@ -11,6 +11,7 @@ import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
 import { readLogs } from '../src/api/logs';
 import type { DeploymentSettings } from '../src/shared/settings';
+import { describeChanges, hasDrift } from '../src/shared/drift';
 
 let tmp: string;
 beforeAll(() => {
@@ -137,6 +138,20 @@ describe('mergeSettings', () => {
     expect(mergeSettings(undefined, patch)).toEqual({ sourceContext: { git: { repoURL: 'https://x' } }, cacheOptions: { enable: false } });
     // frozen() would have made any mutation throw; check the values too.
     expect(patch.sourceContext.git.branch).toBeNull();
+  });
+});
+
+describe('drift in a change summary', () => {
+  test.each([
+    [{}, false, ''],
+    [{ same: 3 }, false, ''],
+    [{ same: 1, update: 0 }, false, ''],
+    [{ same: 1, update: 2 }, true, '2 to update'],
+    [{ delete: 1 }, true, '1 to delete'],
+    [{ same: 1, update: 1, delete: 1 }, true, '1 to update, 1 to delete'],
+  ])('%j: drift %s, described as "%s"', (changes, drift, text) => {
+    expect(hasDrift(changes)).toBe(drift);
+    expect(describeChanges(changes)).toBe(text);
   });
 });
 

@@ -101,6 +101,8 @@ interface Call {
 type Hooks = Partial<Record<WorkspaceName, (id: string, input?: DeploymentInput) => Promise<void>>> & {
   /** Whether the stack's queue is paused (the store's answer). */
   paused?: () => boolean;
+  /** The retry the store would create for an interrupted deployment. */
+  retry?: (input: DeploymentInput) => DeploymentInput | undefined;
 };
 
 /**
@@ -132,6 +134,7 @@ function harness(hooks: Hooks = {}) {
       calls.push({ activity: 'recoverStack', id: input.id, message: why });
       return 'The stack was recovered.';
     },
+    retryDeployment: async (input) => hooks.retry?.(input),
   };
   const workspace: WorkspaceActivities = {
     getSource: async (input, n) => {
@@ -389,6 +392,35 @@ describe('stackQueue rules', () => {
     expect(finished(h, second.id)).toEqual({ activity: 'skipDeployment', id: second.id, message: 'Superseded by deployment 3.' });
     expect(finished(h, first.id)).toMatchObject({ status: 'skipped', message: 'Superseded by deployment 2. The stack was recovered.' });
     expect(hold.started).toEqual([first.id, other.id, third.id]);
+    await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
+  });
+
+  test('an interrupted deployment is recovered, fails, and is retried once as a new deployment when enabled', async () => {
+    const stack = newStack();
+    const first = newInput(stack, 1);
+    const retryOf = new Map<string, string>();
+    const h = harness({
+      pulumiOperation: async (id) => {
+        if (!retryOf.has(id)) throw ApplicationFailure.nonRetryable('Pulumi was stopped: it reported no engine event for 30 min.', 'PulumiInterrupted');
+      },
+      retry: (input) => {
+        if (input.retryOf) return undefined;
+        const again = { ...newInput(stack, input.version + 1), retryOf: input.id };
+        retryOf.set(again.id, input.id);
+        return again;
+      },
+    });
+    await h.run(async () => {
+      await enqueue(h, stack, first);
+      await eventually('the retry ran', () => h.calls.find((c) => retryOf.has(c.id) && c.status === 'succeeded'));
+    });
+    const message = 'Pulumi was stopped: it reported no engine event for 30 min.';
+    expect(h.callsFor(first.id).slice(-3)).toEqual([
+      { activity: 'recoverStack', id: first.id, message },
+      { activity: 'setDeploymentStatus', id: first.id, status: 'failed', message: `${message} The stack was recovered.` },
+      { activity: 'cleanupWorkspace', id: first.id },
+    ]);
+    expect([...retryOf.values()]).toEqual([first.id]);
     await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
   });
 

@@ -18,6 +18,8 @@ export interface ActivityDeps {
   pulumiPassphrase: string;
   /** Base URL of the API, for PULUMI_CI_BUILD_URL. */
   publicUrl: string;
+  /** The shared task queue of workflows, for deployments a step queues. */
+  taskQueue: string;
   /** This worker's own task queue: every step of a deployment runs where its files are. */
   sessionQueue: string;
   /** Grace between asking a step to stop and killing it. */
@@ -26,6 +28,8 @@ export interface ActivityDeps {
   pulumiIdleTimeoutMs: number;
   /** Pulumi is stopped when an operation runs longer than this. */
   pulumiMaxDurationMs: number;
+  /** After recovery, run an interrupted deployment once more as a new deployment (default: no). */
+  retryInterrupted?: boolean;
   /** Where git-triggered deployments report their results. */
   report?: ReportConfig;
 }

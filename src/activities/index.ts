@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { log } from '@temporalio/activity';
-import { TERMINAL, type DeploymentInput, type DeploymentStatus } from '../shared/deployment';
+import { TERMINAL, stepNames, type DeploymentInput, type DeploymentStatus } from '../shared/deployment';
 import { openDeployment, workspaceDir, type ActivityDeps } from './context';
 import { runStep } from './step';
 import { getSource } from './source';
@@ -8,6 +8,7 @@ import { installDependencies } from './install';
 import { preRunCommand } from './pre-run';
 import { pulumiOperation } from './pulumi';
 import { recoverStack } from './recover';
+import { recordOutcome } from './drift';
 import type { StackRef } from '../shared/names';
 import { reportDeployment, type ReportOutcome } from './report';
 
@@ -41,6 +42,21 @@ export function createSharedActivities(deps: ActivityDeps) {
     },
 
     recoverStack: (input: DeploymentInput, why: string) => recoverStack(deps, input, why),
+
+    /** A new deployment repeating an interrupted one, when retries are enabled; never a retry of a retry. */
+    async retryDeployment(input: DeploymentInput): Promise<DeploymentInput | undefined> {
+      if (!deps.retryInterrupted || input.retryOf) return undefined;
+      const { id, version } = await deps.store.createDeployment(input, {
+        operation: input.operation,
+        settings: input.settings,
+        inheritSettings: false,
+        initiator: 'retry',
+        requestedBy: `retry of version ${input.version}`,
+        steps: stepNames(input.settings),
+      });
+      return { ...input, id, version, retryOf: input.id, requestedAt: Date.now() };
+    },
+
     /** Tells the commit or pull request behind a git-triggered deployment how it went (nothing otherwise). */
     reportDeployment: (input: DeploymentInput, outcome: ReportOutcome) => reportDeployment(deps, input, outcome),
   };
@@ -67,7 +83,11 @@ export function createWorkspaceActivities(deps: ActivityDeps) {
 
     pulumiOperation: (input: DeploymentInput, step: number) => {
       const o = openDeployment(deps, input);
-      return runStep(deps, o, step, (log) => pulumiOperation(o, log, deps));
+      return runStep(deps, o, step, async (log) => {
+        const summary = await pulumiOperation(o, log, deps);
+        await recordOutcome(deps, o, summary.resourceChanges, log);
+        return summary;
+      });
     },
 
     async cleanupWorkspace(id: string): Promise<void> {

@@ -1,6 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import { ApplicationFailure, Context, cancellationSignal } from '@temporalio/activity';
-import { LocalWorkspace, PulumiCommand, Stack, type OpMap } from '@pulumi/pulumi/automation';
+import {
+  LocalWorkspace,
+  PulumiCommand,
+  Stack,
+  type DestroyOptions,
+  type DestroyResult,
+  type OpMap,
+  type PreviewOptions,
+  type PreviewResult,
+  type RefreshOptions,
+  type RefreshResult,
+  type UpOptions,
+  type UpResult,
+} from '@pulumi/pulumi/automation';
+import { PULUMI_COMMAND, type Operation } from '../shared/deployment';
 import type { ActivityDeps, OpenDeployment } from './context';
 import { Liveness } from './liveness';
 import type { LogWriter } from './log-writer';
@@ -50,31 +64,13 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
     onEvent: () => liveness.alive(),
     onError: (err: string) => log.write(err),
   };
-  log.line(`$ pulumi ${o.input.operation === 'update' ? 'up' : o.input.operation} --stack ${o.input.stack}`);
+  log.line(`$ ${PULUMI_COMMAND[o.input.operation]} --stack ${o.input.stack}`);
   try {
-    const stack = await selectStack(o, pulumiRoot);
-    switch (o.input.operation) {
-      case 'update': {
-        const r = await stack.up(common);
-        return { result: r.summary.result, resourceChanges: r.summary.resourceChanges ?? {} };
-      }
-      case 'preview': {
-        const r = await stack.preview(common);
-        return { result: 'succeeded', resourceChanges: r.changeSummary };
-      }
-      case 'refresh': {
-        const r = await stack.refresh(common);
-        return { result: r.summary.result, resourceChanges: r.summary.resourceChanges ?? {} };
-      }
-      case 'destroy': {
-        const r = await stack.destroy(common);
-        return { result: r.summary.result, resourceChanges: r.summary.resourceChanges ?? {} };
-      }
-    }
+    return await RUN[o.input.operation](await selectStack(o, pulumiRoot), common);
   } catch (err) {
     if (cancelled.aborted) throw Context.current().cancellationSignal.reason ?? err;
     if (liveness.stoppedBecause) throw ApplicationFailure.nonRetryable(`Pulumi was stopped: ${liveness.stoppedBecause}.`, 'PulumiInterrupted');
-    throw new Error(`pulumi ${o.input.operation} failed: ${lastError(err)}`);
+    throw new Error(`${PULUMI_COMMAND[o.input.operation]} failed: ${lastError(err)}`);
   } finally {
     liveness.dispose();
     clearInterval(beat);
@@ -83,6 +79,23 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
     cancelled.removeEventListener('abort', onCancel);
   }
 }
+
+type RunOptions = UpOptions & PreviewOptions & RefreshOptions & DestroyOptions;
+const fromResult = (r: UpResult | RefreshResult | DestroyResult): PulumiSummary => ({
+  result: r.summary.result,
+  resourceChanges: r.summary.resourceChanges ?? {},
+});
+const fromPreview = (r: PreviewResult): PulumiSummary => ({ result: 'succeeded', resourceChanges: r.changeSummary });
+
+/** The Automation API call behind each operation. */
+const RUN: Record<Operation, (stack: Stack, opts: RunOptions) => Promise<PulumiSummary>> = {
+  update: async (stack, opts) => fromResult(await stack.up(opts)),
+  preview: async (stack, opts) => fromPreview(await stack.preview(opts)),
+  refresh: async (stack, opts) => fromResult(await stack.refresh(opts)),
+  destroy: async (stack, opts) => fromResult(await stack.destroy(opts)),
+  'detect-drift': async (stack, opts) => fromPreview(await stack.previewRefresh(opts)),
+  'remediate-drift': async (stack, opts) => fromResult(await stack.up({ ...opts, refresh: true })),
+};
 
 async function selectStack(o: OpenDeployment, pulumiRoot: string): Promise<Stack> {
   const pulumiCommand = await PulumiCommand.get({ root: pulumiRoot, skipVersionCheck: true });

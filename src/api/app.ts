@@ -6,6 +6,8 @@ import type { ApiDeps } from './deps';
 import { apiError, errorHandler } from './errors';
 import { settingsRoutes } from './routes/settings';
 import { deploymentRoutes } from './routes/deployments';
+import { orgQueueRoutes, stackQueueRoutes } from './routes/queue';
+import { driftRoutes } from './routes/drift';
 import { webhookRoutes } from './routes/webhooks';
 
 export { apiDeps, type ApiDeps } from './deps';
@@ -22,5 +24,9 @@ export function createApp(deps: ApiDeps) {
     .use('/api/*', except('/api/webhooks/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') })))
     .route('/', webhookRoutes(deps))
     .route(`${stack}/deployments/settings`, settingsRoutes(deps))
-    .route(`${stack}/deployments`, deploymentRoutes(deps));
+    // Before deploymentRoutes, whose GET /:id would otherwise take /metadata.
+    .route(`${stack}/deployments`, stackQueueRoutes(deps))
+    .route(`${stack}/deployments`, deploymentRoutes(deps))
+    .route(`${stack}/drift`, driftRoutes(deps))
+    .route('/api/orgs/:org/deployments', orgQueueRoutes(deps));
 }

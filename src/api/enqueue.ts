@@ -22,8 +22,11 @@ export interface NewDeploymentRequest {
 
 export class QueueUnavailable extends Error {}
 
+/** What queueing needs: the API has it, and so does a worker that queues a follow-up deployment. */
+export type EnqueueDeps = Pick<ApiDeps, 'store' | 'temporal' | 'taskQueue'> & { log: { error(meta: object, message: string): void } };
+
 /** Records a deployment and adds it to its stack's queue (starting the queue workflow if needed). */
-export async function enqueueDeployment(deps: ApiDeps, ref: StackRef, req: NewDeploymentRequest): Promise<{ id: string; version: number }> {
+export async function enqueueDeployment(deps: EnqueueDeps, ref: StackRef, req: NewDeploymentRequest): Promise<{ id: string; version: number }> {
   const { store } = deps;
   const record = await store.createDeployment(ref, {
     operation: req.operation,

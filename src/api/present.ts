@@ -5,7 +5,7 @@ import { isSealed } from '../shared/secrets';
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 // Pulumi formats created/modified as "2022-10-17 22:12:34.834".
-const pulumiTime = (iso: string) => iso.replace('T', ' ').replace('Z', '');
+export const pulumiTime = (iso: string) => iso.replace('T', ' ').replace('Z', '');
 
 export function presentDeployment(d: DeploymentRecord, latestVersion: number) {
   const git = d.settings.sourceContext?.git;

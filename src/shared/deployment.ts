@@ -2,8 +2,18 @@ import { z } from 'zod';
 import { settingsFields, normalizeSettingsInput, type DeploymentSettings } from './settings';
 import type { StackRef } from './names';
 
-export const Operation = z.enum(['update', 'preview', 'refresh', 'destroy']);
+export const Operation = z.enum(['update', 'preview', 'refresh', 'destroy', 'detect-drift', 'remediate-drift']);
 export type Operation = z.infer<typeof Operation>;
+
+/** The pulumi command each operation runs, as its step's log shows it. */
+export const PULUMI_COMMAND: Record<Operation, string> = {
+  update: 'pulumi up',
+  preview: 'pulumi preview',
+  refresh: 'pulumi refresh',
+  destroy: 'pulumi destroy',
+  'detect-drift': 'pulumi refresh --preview-only',
+  'remediate-drift': 'pulumi up --refresh',
+};
 
 /** Body of POST .../deployments: an operation plus optional settings that override stored ones. */
 export const CreateDeploymentRequest = z.preprocess(
@@ -55,6 +65,8 @@ export interface DeploymentInput extends StackRef {
   requestedAt?: number;
   /** A newer deployment with the same key supersedes this one while it is queued or running. */
   supersedeKey?: string;
+  /** Set on the one retry of an interrupted deployment: the id of the deployment it repeats. */
+  retryOf?: string;
 }
 
 /** The git event behind a deployment (push, tag or pull request). */
@@ -72,4 +84,6 @@ export interface DeploymentTrigger {
 export interface DeploymentResult {
   status: DeploymentStatus;
   message?: string;
+  /** Its Pulumi operation was cut short by a lost worker or the liveness checks (not by a cancel). */
+  interrupted?: boolean;
 }

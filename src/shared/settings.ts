@@ -132,7 +132,7 @@ export interface DeploymentSettings {
   operationContext?: {
     preRunCommands?: string[];
     environmentVariables?: Record<string, StoredValue>;
-    options?: { skipInstallDependencies?: boolean; skipIntermediateDeployments?: boolean; deleteAfterDestroy?: boolean; shell?: string };
+    options?: { skipInstallDependencies?: boolean; skipIntermediateDeployments?: boolean; deleteAfterDestroy?: boolean; remediateIfDriftDetected?: boolean; shell?: string };
     [k: string]: unknown;
   };
   [k: string]: unknown;

@@ -71,6 +71,14 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('deployments_org_status').on('deployments').columns(['org', 'status']).execute();
     },
   },
+  // What each deployment's Pulumi operation changed; drift runs are read from these.
+  '0003_drift': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('deployments').addColumn('resource_changes', 'text').execute();
+      await db.schema.alterTable('deployments').addColumn('drift_detected', 'integer').execute();
+      await db.schema.alterTable('deployments').addColumn('drift_remediation_id', 'varchar(36)').execute();
+    },
+  },
   // Which stacks a repository's webhooks deploy, so an event finds them without reading every stack's settings.
   '0004_vcs': {
     async up(db: Kysely<unknown>) {

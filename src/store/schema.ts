@@ -25,6 +25,9 @@ export interface Database {
     created: string;
     modified: string;
     started: string | null;
+    resource_changes: string | null; // JSON change summary of the Pulumi operation
+    drift_detected: number | null; // drift operations only: 1 when the refresh found changes
+    drift_remediation_id: string | null; // the remediate-drift deployment a detection queued
   };
   deployment_steps: {
     deployment_id: string;

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from './schema';
 import type { StackRef } from '../shared/names';
 import type { DeploymentSettings } from '../shared/settings';
-import type { DeploymentStatus, Operation, StepStatus } from '../shared/deployment';
+import { TERMINAL, type DeploymentStatus, type Operation, type StepStatus } from '../shared/deployment';
+import { DRIFT_OPERATIONS, type ResourceChanges } from '../shared/drift';
 import { repositoryKeysOf, type RepositoryKey } from '../vcs/repository';
 
 export interface StoredSettings {
@@ -34,6 +35,24 @@ export interface DeploymentRecord extends StackRef {
   modified: string;
   started: string | null;
   steps: StepRecord[];
+  /** The Pulumi operation's change summary, once it ran. */
+  resourceChanges: ResourceChanges | null;
+  /** Drift operations only: whether the refresh found the resources changed. */
+  driftDetected: boolean | null;
+  /** The remediate-drift deployment this detection queued. */
+  driftRemediationId: string | null;
+}
+
+/** A detect-drift deployment (with the remediation it queued), or a remediate-drift run of its own. */
+export interface DriftRunRecord {
+  deployment: DeploymentRecord;
+  remediation?: DeploymentRecord;
+}
+
+export interface DriftStatus {
+  driftDetected: boolean;
+  latestDriftRun?: string;
+  runInProgress: boolean;
 }
 
 export interface NewDeployment {
@@ -327,6 +346,83 @@ export class Store {
       .execute();
   }
 
+  /** Records what a deployment's Pulumi operation changed (and, for drift operations, whether that is drift). */
+  async recordChanges(id: string, changes: ResourceChanges, driftDetected: boolean | null): Promise<void> {
+    await this.db
+      .updateTable('deployments')
+      .set({ resource_changes: JSON.stringify(changes), drift_detected: driftDetected === null ? null : Number(driftDetected), modified: this.ts() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async linkDriftRemediation(detectionId: string, remediationId: string): Promise<void> {
+    await this.db.updateTable('deployments').set({ drift_remediation_id: remediationId }).where('id', '=', detectionId).execute();
+  }
+
+  /**
+   * A stack's drift runs, newest first: every detect-drift deployment, and the remediate-drift
+   * deployments no detection queued (those are shown with their detection).
+   */
+  async listDriftRuns(ref: StackRef, o: { page: number; pageSize: number }): Promise<{ runs: DriftRunRecord[]; total: number }> {
+    const base = this.db
+      .selectFrom('deployments')
+      .where((eb) => eb.and(where(ref)))
+      .where((eb) =>
+        eb.or([
+          eb('operation', '=', 'detect-drift'),
+          eb.and([
+            eb('operation', '=', 'remediate-drift'),
+            eb(
+              'id',
+              'not in',
+              eb
+                .selectFrom('deployments as d')
+                .select('d.drift_remediation_id')
+                .where((e) => e.and({ 'd.org': ref.org, 'd.project': ref.project, 'd.stack': ref.stack }))
+                .where('d.drift_remediation_id', 'is not', null),
+            ),
+          ]),
+        ]),
+      );
+    const { total } = await base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
+    const rows = await base
+      .selectAll()
+      .orderBy('version', 'desc')
+      .limit(o.pageSize)
+      .offset((o.page - 1) * o.pageSize)
+      .execute();
+    const deployments = await this.hydrate(rows);
+    const remediationIds = deployments.flatMap((d) => (d.driftRemediationId ? [d.driftRemediationId] : []));
+    const remediations = remediationIds.length
+      ? await this.hydrate(await this.db.selectFrom('deployments').selectAll().where('id', 'in', remediationIds).execute())
+      : [];
+    return {
+      runs: deployments.map((d) => ({ deployment: d, remediation: remediations.find((r) => r.id === d.driftRemediationId) })),
+      total: Number(total),
+    };
+  }
+
+  /**
+   * Drifted means the last drift operation that succeeded was a detection that found drift: a
+   * successful remediation since then brought the resources back to the program.
+   */
+  async driftStatus(ref: StackRef): Promise<DriftStatus> {
+    const drift = this.db
+      .selectFrom('deployments')
+      .select(['id', 'operation', 'status', 'drift_detected'])
+      .where((eb) => eb.and(where(ref)))
+      .where('operation', 'in', DRIFT_OPERATIONS)
+      .orderBy('version', 'desc');
+    const [latest] = (await this.listDriftRuns(ref, { page: 1, pageSize: 1 })).runs;
+    const lastSucceeded = await drift.where('status', '=', 'succeeded').limit(1).executeTakeFirst();
+    const inProgress = await drift.where('status', 'not in', TERMINAL).limit(1).executeTakeFirst();
+    return {
+      driftDetected: lastSucceeded?.operation === 'detect-drift' && lastSucceeded.drift_detected === 1,
+      latestDriftRun: latest?.deployment.id,
+      runInProgress: inProgress !== undefined,
+    };
+  }
+
   async appendLogs(id: string, step: number, lines: { seq: number; ts: string; line: string }[]): Promise<void> {
     if (lines.length === 0) return;
     await this.db
@@ -386,6 +482,9 @@ export class Store {
       created: r.created,
       modified: r.modified,
       started: r.started,
+      resourceChanges: r.resource_changes === null ? null : JSON.parse(r.resource_changes),
+      driftDetected: r.drift_detected === null ? null : r.drift_detected === 1,
+      driftRemediationId: r.drift_remediation_id,
       steps: steps
         .filter((s) => s.deployment_id === r.id)
         .map((s) => ({ name: s.name, status: s.status as StepStatus, started: s.started, lastUpdated: s.last_updated })),

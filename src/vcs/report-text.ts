@@ -23,7 +23,14 @@ export const statusContext = (input: DeploymentInput): string => `stackwright/${
 /** The hidden marker that finds a stack's comment on a pull request again. */
 export const commentMarker = (input: DeploymentInput): string => `<!-- stackwright:${stackKey(input)} -->`;
 
-const OPERATION = { update: 'Update', preview: 'Preview', refresh: 'Refresh', destroy: 'Destroy' } as const;
+const OPERATION: Record<DeploymentInput['operation'], string> = {
+  update: 'Update',
+  preview: 'Preview',
+  refresh: 'Refresh',
+  destroy: 'Destroy',
+  'detect-drift': 'Drift detection',
+  'remediate-drift': 'Drift remediation',
+};
 
 /** One line, at most `max` characters (GitHub allows 140 in a commit status description). */
 export function statusDescription(r: Pick<Report, 'input' | 'outcome'>, max = 140): string {

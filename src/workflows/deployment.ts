@@ -107,6 +107,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
       const why = workspaceLost ? 'the worker running Pulumi stopped responding' : message;
       const recovered = await CancellationScope.nonCancellable(() => recovery.recoverStack(input, why));
       message = `${workspaceLost ? 'Interrupted: the worker running Pulumi was lost.' : message} ${recovered}`;
+      if (!isCancellation(err)) return { ...(await finish('failed', message)), interrupted: true };
     }
     return await finish(isCancellation(err) && stop ? stop.status : 'failed', message);
   } finally {

@@ -109,7 +109,12 @@ export async function stackQueue({ stack, queued = [] }: StackQueueInput): Promi
           { key: VersionAttr, value: next.version },
         ],
       });
-      await running.child.result();
+      const result = await running.child.result();
+      if (result.interrupted && patched(QUEUE_RULES_PATCH)) {
+        // Retrying is an explicit, visible new deployment, and only when the operator enabled it.
+        const retry = await store.retryDeployment(next);
+        if (retry) pending.unshift(retry);
+      }
     } catch {
       // the deployment records its own failure; the queue moves on
     }

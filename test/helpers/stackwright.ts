@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ export interface Stackwright {
  * The real thing, in-process: API on a random port, a worker on its own task queue, the shared
  * dev server from global-setup, a fresh data dir, the built pulumi CLI.
  */
-export async function startStackwright(env: Record<string, string> = {}): Promise<Stackwright> {
+export async function startStackwright(env: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<Stackwright> {
   quietTemporal();
   const address = process.env.STACKWRIGHT_TEST_TEMPORAL_ADDRESS;
   if (!address) throw new Error('global-setup did not start Temporal');
@@ -44,13 +45,16 @@ export async function startStackwright(env: Record<string, string> = {}): Promis
   const store = new Store(await openDatabase(config.databaseUrl));
   const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE);
   const connection = await connectWorker(address);
-  const workers: Worker[] = await createWorkers({
-    connection,
-    store,
-    config,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
-  });
-  const running = runWorkers(workers);
+  const workers: Worker[] =
+    opts.worker === false
+      ? []
+      : await createWorkers({
+          connection,
+          store,
+          config,
+          workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
+        });
+  const running = workers.length ? runWorkers(workers) : Promise.resolve();
   const app = createApp({ ...apiDeps(config, store, temporal, log), publicUrl: 'http://stackwright.test' });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
@@ -125,4 +129,23 @@ export async function readAllLogs(sw: Stackwright, stackPath: string, id: string
     token = body.nextToken;
   }
   throw new Error('log stream did not end');
+}
+
+/** A worker in its own process (`src/main.ts worker`) on this Stackwright's data dir and task queue. */
+export function startWorkerProcess(sw: Stackwright): ChildProcess {
+  // node itself with tsx's loader (not the tsx CLI, which runs the program in a second process): a
+  // signal sent to this child reaches the worker.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'main.ts'), 'worker'], {
+    cwd: join(__dirname, '..', '..'),
+    env: {
+      ...process.env,
+      STACKWRIGHT_DATA_DIR: sw.config.STACKWRIGHT_DATA_DIR,
+      STACKWRIGHT_TASK_QUEUE: sw.config.STACKWRIGHT_TASK_QUEUE,
+      STACKWRIGHT_KILL_GRACE_SECONDS: String(sw.config.STACKWRIGHT_KILL_GRACE_SECONDS),
+      STACKWRIGHT_LOG_LEVEL: 'warn',
+      TEMPORAL_ADDRESS: process.env.STACKWRIGHT_TEST_TEMPORAL_ADDRESS,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return child;
 }

@@ -9,6 +9,7 @@ import { mergeSettings, stripNulls } from '../../shared/merge';
 import { deploymentWorkflowId } from '../../shared/ids';
 import { enqueueDeployment, QueueUnavailable } from '../enqueue';
 import { apiError, badRequest, onInvalid } from '../errors';
+import { PageQuery, stackExists } from '../paging';
 import { requireJson } from '../json-body';
 import { presentDeployment } from '../present';
 import { readLogs } from '../logs';
@@ -18,11 +19,7 @@ const params = zValidator('param', StackRef, onInvalid());
 const withId = zValidator('param', StackRef.extend({ id: z.string() }), onInvalid());
 const boolParam = z.enum(['true', 'false']).transform((v) => v === 'true');
 
-const ListQuery = z.object({
-  page: z.coerce.number().int().min(1).default(1),
-  pageSize: z.coerce.number().int().min(1).max(100).default(10),
-  asc: boolParam.default(false),
-});
+const ListQuery = PageQuery.extend({ asc: boolParam.default(false) });
 
 const LogsQuery = z.object({
   continuationToken: z.string().regex(/^0\.\d+\.\d+$/, 'expected a token returned by an earlier call').optional(),
@@ -62,7 +59,7 @@ export function deploymentRoutes(deps: ApiDeps) {
       const ref = c.req.valid('param');
       const q = c.req.valid('query');
       const page = await store.listDeployments(ref, q);
-      if (page.total === 0 && !(await store.getSettings(ref))) return apiError(c, 404, 'stack not found');
+      if (page.total === 0 && !(await stackExists(store, ref))) return apiError(c, 404, 'stack not found');
       return c.json({
         deployments: page.deployments.map((d) => presentDeployment(d, page.latestVersion)),
         itemsPerPage: q.pageSize,

@@ -1,0 +1,98 @@
+import { Hono } from 'hono';
+import { zValidator } from '@hono/zod-validator';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { z } from 'zod';
+import { OrgName, StackRef } from '../../shared/names';
+import { TERMINAL } from '../../shared/deployment';
+import { stackWorkflowId } from '../../shared/ids';
+import { cancelSignal, wakeSignal } from '../../workflows/definitions';
+import { apiError, onInvalid } from '../errors';
+import type { ApiDeps } from '../deps';
+
+const stackParams = zValidator('param', StackRef, onInvalid());
+const orgParams = zValidator('param', z.object({ org: OrgName }), onInvalid());
+const withId = zValidator('param', StackRef.extend({ id: z.string() }), onInvalid());
+
+/** Signals a stack's queue workflow; false when it is not running (nothing queued). */
+async function signalQueue(deps: ApiDeps, ref: StackRef, send: (h: ReturnType<ApiDeps['temporal']['workflow']['getHandle']>) => Promise<void>): Promise<boolean> {
+  try {
+    await send(deps.temporal.workflow.getHandle(stackWorkflowId(ref)));
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+const wake = (deps: ApiDeps, ref: StackRef) => signalQueue(deps, ref, (h) => h.signal(wakeSignal));
+
+/** POST .../deployments/pause|resume, GET .../deployments/metadata, POST .../deployments/{id}/cancel */
+export function stackQueueRoutes(deps: ApiDeps) {
+  const { store } = deps;
+  const metadata = async (ref: StackRef) => {
+    const { stackPaused, organizationPaused } = await store.pauseState(ref);
+    return { paused: stackPaused || organizationPaused, stackPaused, organizationPaused };
+  };
+
+  return new Hono()
+    .post('/pause', stackParams, async (c) => {
+      const ref = c.req.valid('param');
+      // As in Pulumi Deployments, only stacks with deployment settings can be paused.
+      if (!(await store.getSettings(ref))) return apiError(c, 404, 'this stack has no deployment settings');
+      await store.pause(ref.org, ref);
+      return c.json(await metadata(ref));
+    })
+    .post('/resume', stackParams, async (c) => {
+      const ref = c.req.valid('param');
+      await store.resume(ref.org, ref);
+      await wake(deps, ref);
+      return c.json(await metadata(ref));
+    })
+    .get('/metadata', stackParams, async (c) => c.json(await metadata(c.req.valid('param'))))
+    .post('/:id/cancel', withId, async (c) => {
+      const { id, ...ref } = c.req.valid('param');
+      const d = await store.getDeployment(ref, id);
+      if (!d) return apiError(c, 404, 'deployment not found');
+      if (TERMINAL.includes(d.status)) return apiError(c, 409, `the deployment already ended (${d.status})`);
+      const signalled = await signalQueue(deps, ref, (h) => h.signal(cancelSignal, id));
+      // No queue workflow means nothing will ever run it: record the cancel directly.
+      if (!signalled) await store.finishDeployment(id, 'skipped', 'Cancelled before it started.');
+      return c.json({ id, version: d.version, cancelRequested: true });
+    });
+}
+
+/** POST /api/orgs/{org}/deployments/pause|resume, GET /api/orgs/{org}/deployments/metadata */
+export function orgQueueRoutes(deps: ApiDeps) {
+  const { store } = deps;
+  const metadata = async (org: string) => {
+    const [pause, counts] = await Promise.all([store.orgPauseState(org), store.countByStatus(org)]);
+    const n = (s: string) => counts[s] ?? 0;
+    return {
+      ...pause,
+      deploymentCounts: {
+        notStarted: n('not-started'),
+        accepted: n('accepted'),
+        running: n('running'),
+        failed: n('failed'),
+        succeeded: n('succeeded'),
+        skipped: n('skipped'),
+        total: Object.values(counts).reduce((a, b) => a + b, 0),
+      },
+    };
+  };
+
+  return new Hono()
+    .post('/pause', orgParams, async (c) => {
+      const { org } = c.req.valid('param');
+      await store.pause(org);
+      return c.json(await metadata(org));
+    })
+    .post('/resume', orgParams, async (c) => {
+      const { org } = c.req.valid('param');
+      await store.resume(org);
+      // Only queues with waiting deployments can be paused on it.
+      await Promise.all((await store.stacksWithQueued(org)).map((ref) => wake(deps, ref).catch(() => false)));
+      return c.json(await metadata(org));
+    })
+    .get('/metadata', orgParams, async (c) => c.json(await metadata(c.req.valid('param').org)));
+}

@@ -1,0 +1,66 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { createProgramRepo } from '../helpers/repo';
+import { readAllLogs, startStackwright, startWorkerProcess, waitForDeployment, type Stackwright } from '../helpers/stackwright';
+import { exportStack, lockFiles, waitForLog } from '../helpers/pulumi-state';
+
+// A worker killed with SIGKILL in the middle of `pulumi up`: another worker must recover the stack.
+const org = `r${Date.now().toString(36)}`;
+const stackPath = `/api/stacks/${org}/website/dev`;
+
+let sw: Stackwright;
+const workers: ChildProcess[] = [];
+
+beforeAll(async () => {
+  sw = await startStackwright({}, { worker: false });
+}, 600_000);
+afterAll(async () => {
+  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGTERM');
+  await sw?.stop();
+}, 600_000);
+
+test('after the worker dies mid-update, a new worker unlocks the stack, clears pending operations and fails the deployment', async () => {
+  const repo = createProgramRepo('website');
+  const outDir = mkdtempSync(join(tmpdir(), 'stackwright-out-'));
+  await sw.api(`${stackPath}/deployments/settings`, {
+    method: 'POST',
+    body: {
+      sourceContext: { git: { repoUrl: repo.url, branch: 'main' } },
+      operationContext: { environmentVariables: { OUT_DIR: outDir, GREETING: 'recovered', CREATE_DELAY_MS: '600000' } },
+    },
+  });
+  const first = startWorkerProcess(sw);
+  workers.push(first);
+  const { body } = await sw.api(`${stackPath}/deployments`, { method: 'POST', body: { operation: 'update' } });
+  await waitForLog(sw, stackPath, body.id, /hello\s+creating/);
+  expect(lockFiles(sw, org)).toHaveLength(1);
+
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  workers.push(startWorkerProcess(sw));
+
+  // The lost worker's Pulumi step times out on its heartbeat (1 min); recovery then runs on the new worker.
+  const d = await waitForDeployment(sw, stackPath, body.id, 300_000);
+  expect(d).toMatchObject({
+    status: 'failed',
+    message: 'Interrupted: the worker running Pulumi was lost. The stack was recovered: its stale lock was removed and 1 pending operation(s) were cleared.',
+  });
+  const log = (await readAllLogs(sw, stackPath, body.id)).map((l) => l.line ?? `# ${l.header}\n`).join('');
+  expect(log).toContain('Recovering the stack: the worker running Pulumi stopped responding.');
+  expect(log).toMatch(/Stopped \d+ process\(es\) of the interrupted run still running on this host/);
+  expect(log).toMatch(/Pending creating: urn:pulumi:dev::website::.*hello/);
+  expect(log).toContain('Cleared 1 pending operation(s).');
+  expect(lockFiles(sw, org)).toEqual([]);
+  expect(exportStack(sw, org, 'website', 'dev').deployment.pending_operations ?? []).toEqual([]);
+  expect(existsSync(join(outDir, 'hello.txt'))).toBe(false);
+
+  // The stack works again, on the new worker.
+  const next = await sw.api(`${stackPath}/deployments`, {
+    method: 'POST',
+    body: { operation: 'update', operationContext: { environmentVariables: { CREATE_DELAY_MS: '0' } } },
+  });
+  expect(await waitForDeployment(sw, stackPath, next.body.id)).toMatchObject({ status: 'succeeded' });
+  expect(readFileSync(join(outDir, 'hello.txt'), 'utf8')).toBe('recovered from dev');
+}, 600_000);

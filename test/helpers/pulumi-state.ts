@@ -1,0 +1,42 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveTools } from '../../src/tools';
+import type { Stackwright } from './stackwright';
+
+/** Lock files the file backend holds for an organization's stacks. */
+export function lockFiles(sw: Stackwright, org: string): string[] {
+  const dir = join(sw.config.dataDir, 'state', org, '.pulumi', 'locks');
+  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.json')) : [];
+}
+
+/** The stack's state as `pulumi stack export` prints it, read with the same CLI and backend. */
+export function exportStack(sw: Stackwright, org: string, project: string, stack: string): { deployment: { resources?: { urn: string }[]; pending_operations?: unknown[] } } {
+  const out = execFileSync(join(resolveTools().pulumiRoot, 'bin', 'pulumi'), ['stack', 'export', '--stack', `organization/${project}/${stack}`], {
+    env: {
+      ...process.env,
+      PULUMI_BACKEND_URL: `file://${join(sw.config.dataDir, 'state', org)}`,
+      PULUMI_CONFIG_PASSPHRASE: sw.config.pulumiPassphrase,
+      PULUMI_HOME: join(sw.config.dataDir, 'pulumi-home'),
+      PULUMI_SKIP_UPDATE_CHECK: 'true',
+    },
+  });
+  return JSON.parse(out.toString());
+}
+
+/** Polls the logs API until `pattern` appears (e.g. Pulumi inside a resource's create). */
+export async function waitForLog(sw: Stackwright, stackPath: string, id: string, pattern: RegExp, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const d = (await sw.api(`${stackPath}/deployments/${id}`)).body;
+    let text = '';
+    for (let step = 0; step < d.jobs[0].steps.length; step++) {
+      const { body } = await sw.api(`${stackPath}/deployments/${id}/logs?step=${step}&count=499`);
+      text += body.lines.map((l: { line?: string }) => l.line ?? '').join('');
+    }
+    if (pattern.test(text)) return;
+    if (['succeeded', 'failed', 'skipped'].includes(d.status)) throw new Error(`deployment ended (${d.status}) before ${pattern}:\n${text}`);
+    if (Date.now() > deadline) throw new Error(`no ${pattern} in the log:\n${text}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
