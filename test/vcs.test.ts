@@ -113,6 +113,14 @@ describe('GitHub payloads (@octokit/webhooks-examples)', () => {
     });
   });
 
+  test('a pull request from a fork is not previewed (its code would see the stack’s secrets)', () => {
+    const p = githubExample('pull_request', (x) => x.action === 'opened');
+    p.pull_request.head.repo.full_name = 'mallory/Hello-World';
+    expect(parseGitHub('pull_request', p)).toMatchObject({ ok: true, event: { ignored: expect.stringContaining('forks are not previewed') } });
+    p.pull_request.head.repo = null;
+    expect(parseGitHub('pull_request', p)).toMatchObject({ ok: true, event: { ignored: expect.stringContaining('forks are not previewed') } });
+  });
+
   test('a closed pull request starts nothing', () => {
     expect(parseGitHub('pull_request', githubExample('pull_request', (x) => x.action === 'closed'))).toEqual({
       ok: true,
@@ -142,10 +150,12 @@ describe('GitLab payloads', () => {
     expect(parseGitLab('Push Hook', { ...push, total_commits_count: 40 })).toMatchObject({ ok: true, event: { changedFiles: undefined } });
     expect(parseGitLab('Tag Push Hook', { ...push, object_kind: 'tag_push', ref: 'refs/tags/v1' })).toMatchObject({ ok: true, event: { event: 'tag', tag: 'v1' } });
     expect(parseGitLab('Push Hook', { ...push, after: '0'.repeat(40), checkout_sha: null })).toMatchObject({ ok: true, event: { ignored: expect.any(String) } });
-    const mr = { object_kind: 'merge_request', user: { username: 'jo' }, project: gitlabProject, object_attributes: { iid: 3, action: 'update', target_branch: 'main', source_branch: 'f', last_commit: { id: SHA }, oldrev: SHA } };
+    const mr = { object_kind: 'merge_request', user: { username: 'jo' }, project: gitlabProject, object_attributes: { iid: 3, action: 'update', target_branch: 'main', source_branch: 'f', last_commit: { id: SHA }, oldrev: SHA, source_project_id: 5, target_project_id: 5 } };
     expect(parseGitLab('Merge Request Hook', mr)).toMatchObject({ ok: true, event: { event: 'pull_request', number: 3, baseBranch: 'main', commit: SHA } });
     const { oldrev: _o, ...titleEdit } = mr.object_attributes;
     expect(isIgnoredResult(parseGitLab('Merge Request Hook', { ...mr, object_attributes: titleEdit }))).toBe(true);
+    const fromFork = parseGitLab('Merge Request Hook', { ...mr, object_attributes: { ...mr.object_attributes, source_project_id: 9 } });
+    expect(fromFork).toMatchObject({ ok: true, event: { ignored: expect.stringContaining('forks are not previewed') } });
   });
 });
 

@@ -27,10 +27,17 @@ export const GitHubPush = z.object({
 export const GitHubPullRequest = z.object({
   action: z.string(),
   number: z.number().int().positive(),
-  pull_request: z.object({ head: z.object({ sha, ref: z.string().optional() }), base: z.object({ ref: z.string().min(1) }) }),
+  pull_request: z.object({
+    // `repo` is null when the fork was deleted.
+    head: z.object({ sha, ref: z.string().optional(), repo: z.object({ full_name: z.string() }).nullish() }),
+    base: z.object({ ref: z.string().min(1) }),
+  }),
   repository: GitHubRepository,
   sender: GitHubSender,
 });
+
+/** A preview runs the pull request's code with the stack's secrets: only branches of the repository itself. */
+const FORK = 'pull requests from forks are not previewed: their code would run with the stack’s secrets';
 
 /** Pull request actions that bring new code to preview. */
 const PREVIEW_ACTIONS = new Set(['opened', 'synchronize', 'reopened']);
@@ -68,6 +75,7 @@ export function parseGitHub(eventName: string, body: unknown): Parsed {
     case 'pull_request':
       return parse(GitHubPullRequest, body, (p) => {
         if (!PREVIEW_ACTIONS.has(p.action)) return ignored(`pull request ${p.action}`);
+        if (p.pull_request.head.repo?.full_name.toLowerCase() !== p.repository.full_name.toLowerCase()) return ignored(FORK);
         return {
           event: 'pull_request',
           repo: { provider: 'github', repository: normalizeRepository('github', p.repository.full_name) },
@@ -117,6 +125,8 @@ export const GitLabMergeRequest = z.object({
     target_branch: z.string().min(1),
     source_branch: z.string().optional(),
     last_commit: z.object({ id: sha }),
+    source_project_id: z.number().int().optional(),
+    target_project_id: z.number().int().optional(),
     // Present on `update` only when the update pushed commits.
     oldrev: z.string().optional(),
   }),
@@ -149,6 +159,7 @@ export function parseGitLab(eventName: string, body: unknown): Parsed {
         const a = p.object_attributes;
         const newCode = a.action === 'open' || a.action === 'reopen' || (a.action === 'update' && a.oldrev !== undefined);
         if (!newCode) return ignored(`merge request ${a.action ?? 'event'} without new commits`);
+        if (a.source_project_id !== a.target_project_id) return ignored(FORK);
         return {
           ...common(p.project, p.user?.username),
           event: 'pull_request',
