@@ -283,8 +283,8 @@ describe('planning deployments', () => {
     for (const ok of ['https://github.com/Acme/Infra.git', 'https://x:tok@github.example.com/acme/infra', 'git@github.com:acme/infra.git', 'ssh://git@host/mirror/acme/infra.git', 'file:///srv/mirror.git']) {
       expect([ok, at(ok).deploy.length]).toEqual([ok, 1]);
     }
-    expect(at('https://github.com/evil/infra.git').skip).toEqual([
-      { stack: 'acme/web/dev', reason: 'repoURL https://github.com/evil/infra.git is not the repository acme/infra' },
+    expect(at('https://x:tok-canary@github.com/evil/infra.git').skip).toEqual([
+      { stack: 'acme/web/dev', reason: 'sourceContext.git.repoURL is not the repository acme/infra' },
     ]);
     expect(at('git@github.com:acme/infra-fork.git').deploy).toEqual([]);
   });

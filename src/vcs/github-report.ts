@@ -13,7 +13,14 @@ export async function reportToGitHub(o: { apiUrl: string; token: string }, r: Re
   const trigger = r.input.trigger!;
   const [owner, ...rest] = trigger.repository.split('/');
   const repo = rest.join('/');
-  const octokit = new Octokit({ auth: o.token, baseUrl: o.apiUrl.replace(/\/+$/, ''), userAgent: 'stackwright', log: silent });
+  const octokit = new Octokit({
+    auth: o.token,
+    baseUrl: o.apiUrl.replace(/\/+$/, ''),
+    userAgent: 'stackwright',
+    log: silent,
+    // A hung API must not hold the activity (or a queue's skip) until its own timeout.
+    request: { signal: AbortSignal.timeout(REPORT_TIMEOUT_MS) },
+  });
   const status = r.outcome.status;
   await octokit.rest.repos.createCommitStatus({
     owner,
@@ -36,5 +43,8 @@ export async function reportToGitHub(o: { apiUrl: string; token: string }, r: Re
 
 /** The comment describes a result; a superseded preview leaves it to the preview that replaced it. */
 export const isFinal = (status: string): boolean => status === 'succeeded' || status === 'failed';
+
+/** The whole report (status, comment lookup and write) has this long. */
+export const REPORT_TIMEOUT_MS = 20_000;
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };

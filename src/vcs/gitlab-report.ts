@@ -1,5 +1,5 @@
 import { commentBody, commentMarker, statusContext, statusDescription, type Report } from './report-text';
-import { isFinal } from './github-report';
+import { isFinal, REPORT_TIMEOUT_MS } from './github-report';
 
 const STATE = { 'not-started': 'pending', accepted: 'pending', running: 'running', succeeded: 'success', failed: 'failed', skipped: 'skipped' } as const;
 
@@ -7,9 +7,11 @@ const STATE = { 'not-started': 'pending', accepted: 'pending', running: 'running
 export async function reportToGitLab(o: { apiUrl: string; token: string }, r: Report): Promise<void> {
   const trigger = r.input.trigger!;
   const base = `${o.apiUrl.replace(/\/+$/, '')}/projects/${encodeURIComponent(trigger.repository)}`;
+  const signal = AbortSignal.timeout(REPORT_TIMEOUT_MS);
   const call = async (method: string, path: string, body?: object) => {
     const res = await fetch(base + path, {
       method,
+      signal,
       headers: { 'PRIVATE-TOKEN': o.token, 'Content-Type': 'application/json' },
       body: body && JSON.stringify(body),
     });

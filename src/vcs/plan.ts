@@ -61,7 +61,8 @@ function decide(event: VcsEvent, settings: DeploymentSettings): { operation: 'up
   const block = vcsBlockFor(settings, event.repo);
   if (!block) return 'no VCS block names this repository';
   const repoURL = settings.sourceContext?.git?.repoURL;
-  if (repoURL && !clonesRepository(repoURL, event)) return `repoURL ${repoURL} is not the repository ${event.repository}`;
+  // The URL may carry credentials, and reasons are answered to the sender: it is not quoted.
+  if (repoURL && !clonesRepository(repoURL, event)) return `sourceContext.git.repoURL is not the repository ${event.repository}`;
   const branch = settings.sourceContext?.git?.branch?.replace(/^refs\/heads\//, '') ?? event.defaultBranch;
   switch (event.event) {
     case 'push':
