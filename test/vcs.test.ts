@@ -2,7 +2,7 @@ import { sign } from '@octokit/webhooks-methods';
 import { filterMatches, pathsTrigger } from '../src/vcs/filters';
 import { normalizeRepository, repositoryKeysOf } from '../src/vcs/repository';
 import { parseGenericVcs, parseGitHub, parseGitLab } from '../src/vcs/payloads';
-import { planDeployments } from '../src/vcs/plan';
+import { needsChangedFiles, planDeployments } from '../src/vcs/plan';
 import { signGenericVcs, verifyGenericVcs, verifyGitHub, verifyGitLab } from '../src/vcs/signatures';
 import { commentBody, commentMarker, statusDescription, OUTPUT_MAX_LINES } from '../src/vcs/report-text';
 import { reportToGitHub } from '../src/vcs/github-report';
@@ -276,6 +276,16 @@ describe('planning deployments', () => {
     expect(d.request.supersedeKey).toBe('pr:github:acme/infra#9/acme/web/dev');
     expect(d.request.settings.sourceContext?.git).toEqual({ repoURL: 'https://github.com/acme/infra.git', repoDir: 'infra', commit: SHA });
     expect(d.request.settings.operationContext?.environmentVariables).toMatchObject({ PULUMI_CI_BRANCH_NAME: 'feature/$(x)', PULUMI_CI_PULL_REQUEST_SHA: SHA });
+  });
+
+  test('pull request path filters use the listed files; unknown files skip the filters', () => {
+    const pr = (changedFiles?: string[]) => ({ event: 'pull_request', repo, repository: 'acme/infra', commit: SHA, number: 9, baseBranch: 'main', changedFiles }) as VcsEvent;
+    const stacks = [stack('filtered', base({ previewPullRequests: true, paths: ['infra/**'] })), stack('all', base({ previewPullRequests: true }))];
+    expect(needsChangedFiles(pr(), stacks)).toBe(true);
+    expect(needsChangedFiles(pr(), [stacks[1]])).toBe(false);
+    expect(planDeployments(pr(['docs/a.md']), stacks).deploy.map((d) => d.ref.stack)).toEqual(['all']);
+    expect(planDeployments(pr(['infra/a.ts']), stacks).deploy.map((d) => d.ref.stack)).toEqual(['filtered', 'all']);
+    expect(planDeployments(pr(), stacks).deploy.map((d) => d.ref.stack)).toEqual(['filtered', 'all']);
   });
 
   test('a hosted repoURL must be the repository the event is about', () => {

@@ -17,7 +17,14 @@ export interface ApiDeps {
   temporalUiUrl?: string;
   log: Logger;
   /** Inbound git webhooks: a route without its secret refuses every request. */
-  webhooks?: { githubSecret?: string; gitlabToken?: string; genericVcsSecret?: string; maxBytes: number };
+  webhooks?: {
+    githubSecret?: string;
+    gitlabToken?: string;
+    genericVcsSecret?: string;
+    maxBytes: number;
+    /** Lists a pull request's files for path filters (GitHub's webhook does not). */
+    github?: { apiUrl: string; token?: string };
+  };
 }
 
 /** The API's dependencies as configured. */
@@ -37,6 +44,7 @@ export function apiDeps(config: Config, store: Store, temporal: Client, log: Log
       gitlabToken: config.STACKWRIGHT_GITLAB_WEBHOOK_TOKEN,
       genericVcsSecret: config.STACKWRIGHT_GENERIC_VCS_SECRET,
       maxBytes: config.STACKWRIGHT_WEBHOOK_MAX_BYTES,
+      github: { apiUrl: config.STACKWRIGHT_GITHUB_API_URL, token: config.STACKWRIGHT_GITHUB_TOKEN },
     },
   };
 }

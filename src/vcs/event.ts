@@ -33,6 +33,8 @@ export interface PullRequestEvent extends Common {
   /** The branch the pull request merges into. */
   baseBranch: string;
   headBranch?: string;
+  /** Fetched from the API when a stack has path filters; undefined when unknown (filters are then skipped). */
+  changedFiles?: string[];
 }
 
 /** A delivery that is well-formed but asks for nothing (a ping, a deleted branch, a closed pull request). */

@@ -23,6 +23,11 @@ export interface Plan {
  * `update` of that commit, a matching tag `update` with PULUMI_CI_TAG_NAME, a pull request into
  * the branch a `preview` of its head commit. Settings are the stored ones, pinned to the commit.
  */
+/** Whether deciding needs the pull request's changed files (some candidate stack filters paths). */
+export function needsChangedFiles(event: VcsEvent, stacks: (StackRef & StoredSettings)[]): boolean {
+  return event.event === 'pull_request' && event.changedFiles === undefined && stacks.some((s) => vcsBlockFor(s.settings, event.repo)?.paths?.length);
+}
+
 export function planDeployments(event: VcsEvent, stacks: (StackRef & StoredSettings)[]): Plan {
   const plan: Plan = { deploy: [], skip: [] };
   for (const s of stacks) {
@@ -79,6 +84,7 @@ function decide(event: VcsEvent, settings: DeploymentSettings): { operation: 'up
       if (event.repo.provider === 'custom') return 'custom VCS repositories have no pull request previews';
       if (!block.previewPullRequests) return 'previewPullRequests is off';
       if (event.baseBranch !== branch) return `pull request into ${event.baseBranch}, stack follows ${branch ?? '(no branch)'}`;
+      if (!pathsTrigger(block.paths, event.changedFiles)) return 'no changed file passes the path filters';
       return { operation: 'preview' };
   }
 }

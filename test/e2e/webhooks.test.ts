@@ -209,7 +209,13 @@ describe('GitHub', () => {
       operationContext: { preRunCommands: ['echo "previewing $PULUMI_CI_PULL_REQUEST_NUMBER at $PULUMI_CI_PULL_REQUEST_SHA"'] },
       gitHub: { repository: REPOSITORY, previewPullRequests: true },
     });
+    // A stack filtering paths the pull request does not touch: its files come from the API.
+    await saveSettings('pr-docs', {
+      sourceContext: { git: { repoUrl: repo.url, branch: 'master' } },
+      gitHub: { repository: REPOSITORY, previewPullRequests: true, paths: ['docs/**'] },
+    });
     const opened = githubExample('pull_request', (p) => p.action === 'opened');
+    host.pullFiles.set(`${REPOSITORY}#${opened.number}`, ['feature.txt']);
     const sync = githubExample('pull_request', (p) => p.action === 'synchronize');
     const first = commitOn(opened.pull_request.head.ref, 'feature.txt', 'one');
     const second = commitOn(opened.pull_request.head.ref, 'feature.txt', 'two');
@@ -217,6 +223,9 @@ describe('GitHub', () => {
     const r1 = await github('pull_request', retarget(opened, { cloneUrl: repo.url, commits: { [opened.pull_request.head.sha]: first } }));
     expect(r1.status).toBe(202);
     const [p1] = r1.body.deployments;
+    expect(r1.body.deployments).toHaveLength(1);
+    expect(r1.body.skipped).toContainEqual({ stack: `${org}/website/pr-docs`, reason: 'no changed file passes the path filters' });
+    expect(host.calls.filter((c) => c.path === `/github/repos/${REPOSITORY}/pulls/${opened.number}/files`)).toHaveLength(1);
     expect(p1).toMatchObject({ stack: `${org}/website/pr`, operation: 'preview' });
     const r2 = await github('pull_request', retarget(sync, { cloneUrl: repo.url, commits: { [sync.before]: first, [sync.pull_request.head.sha]: second } }));
     const [p2] = r2.body.deployments;

@@ -17,6 +17,8 @@ export interface FakeGitHost {
   calls: RecordedCall[];
   /** Pull request / merge request comments as they stand, by `<repo>#<number>`. */
   comments: Map<string, { id: number; body: string }[]>;
+  /** Files a pull request changes, by `<repo>#<number>` (GitHub's pulls/{n}/files). */
+  pullFiles: Map<string, string[]>;
   /** Answer every request with this HTTP status instead (e.g. to simulate an outage). */
   failWith?: number;
   close(): Promise<void>;
@@ -29,6 +31,7 @@ export interface FakeGitHost {
 export async function startFakeGitHost(): Promise<FakeGitHost> {
   const calls: RecordedCall[] = [];
   const comments = new Map<string, { id: number; body: string }[]>();
+  const pullFiles = new Map<string, string[]>();
   let nextId = 1000;
   const host = {} as FakeGitHost;
   const server: Server = createServer((req, res) => {
@@ -47,6 +50,9 @@ export async function startFakeGitHost(): Promise<FakeGitHost> {
       if ((m = route.match(/^POST \/github\/repos\/([^/]+\/[^/]+)\/statuses\/(\w+)$/))) return send(201, { id: nextId++, ...body });
       if ((m = route.match(/^GET \/github\/repos\/([^/]+\/[^/]+)\/issues\/(\d+)\/comments$/))) return send(200, comments.get(`${m[1]}#${m[2]}`) ?? []);
       if ((m = route.match(/^POST \/github\/repos\/([^/]+\/[^/]+)\/issues\/(\d+)\/comments$/))) return send(201, addComment(`${m[1]}#${m[2]}`, body.body));
+      if ((m = route.match(/^GET \/github\/repos\/([^/]+\/[^/]+)\/pulls\/(\d+)\/files$/))) {
+        return send(200, (pullFiles.get(`${m[1]}#${m[2]}`) ?? []).map((filename) => ({ filename, status: 'modified' })));
+      }
       if ((m = route.match(/^PATCH \/github\/repos\/([^/]+\/[^/]+)\/issues\/comments\/(\d+)$/))) return send(200, editComment(Number(m[2]), body.body));
       // GitLab (project ids arrive URL-encoded: group%2Fproject)
       if ((m = route.match(/^POST \/gitlab\/projects\/([^/]+)\/statuses\/(\w+)$/))) return send(201, { id: nextId++, ...body });
@@ -75,6 +81,7 @@ export async function startFakeGitHost(): Promise<FakeGitHost> {
     gitlabUrl: `${base}/gitlab`,
     calls,
     comments,
+    pullFiles,
     close: () => new Promise<void>((r) => server.close(() => r())),
   });
 }

@@ -5,9 +5,10 @@ import type { ApiDeps } from '../deps';
 import { apiError, badRequest } from '../errors';
 import { enqueueDeployment, QueueUnavailable } from '../enqueue';
 import { claimDelivery } from '../delivery';
-import { isIgnored } from '../../vcs/event';
+import { isIgnored, type VcsEvent } from '../../vcs/event';
+import { githubPullRequestFiles } from '../../vcs/pull-request-files';
 import { parseGenericVcs, parseGitHub, parseGitLab, type Parsed } from '../../vcs/payloads';
-import { planDeployments } from '../../vcs/plan';
+import { needsChangedFiles, planDeployments } from '../../vcs/plan';
 import { verifyGenericVcs, verifyGitHub, verifyGitLab } from '../../vcs/signatures';
 import { stackKey } from '../../shared/names';
 
@@ -63,6 +64,22 @@ export function webhookRoutes(deps: ApiDeps) {
     parse: (body) => parseGenericVcs(body),
   };
 
+  /** A GitHub pull request's files, when a stack filters paths; without them (no token, an error) filters are skipped. */
+  const withChangedFiles = async (event: VcsEvent, stacks: Parameters<typeof planDeployments>[1]): Promise<VcsEvent> => {
+    if (event.event !== 'pull_request' || event.repo.provider !== 'github' || !needsChangedFiles(event, stacks)) return event;
+    const gh = w.github;
+    if (!gh?.token) {
+      deps.log.info({ repository: event.repository }, 'no GitHub token to list the pull request files: path filters skipped');
+      return event;
+    }
+    try {
+      return { ...event, changedFiles: await githubPullRequestFiles({ apiUrl: gh.apiUrl, token: gh.token }, event.repository, event.number) };
+    } catch (err) {
+      deps.log.warn({ err, repository: event.repository }, 'could not list the pull request files: path filters skipped');
+      return event;
+    }
+  };
+
   const handle = (intake: Intake) => async (c: Context) => {
     if (!intake.secret) return apiError(c, 403, `${intake.provider} webhooks are not configured: set ${intake.setting}`);
     const raw = Buffer.from(await c.req.arrayBuffer());
@@ -86,7 +103,7 @@ export function webhookRoutes(deps: ApiDeps) {
       deps.log.info({ provider: event.repo.provider, repository: event.repo.repository }, 'webhook for a repository no stack deploys from');
       return c.json({ message: `no stack deploys from ${event.repository}`, deployments: [] }, 202);
     }
-    const plan = planDeployments(event, stacks);
+    const plan = planDeployments(await withChangedFiles(event, stacks), stacks);
     if (plan.deploy.length === 0) return c.json({ message: 'no stack deploys this event', deployments: [], skipped: plan.skip }, 202);
 
     const deliveryId = intake.deliveryId(raw, c);
