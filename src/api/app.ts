@@ -5,6 +5,7 @@ import type { ApiDeps } from './deps';
 import { apiError, errorHandler } from './errors';
 import { settingsRoutes } from './routes/settings';
 import { deploymentRoutes } from './routes/deployments';
+import { orgDeploymentRoutes } from './routes/org-deployments';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -18,5 +19,6 @@ export function createApp(deps: ApiDeps) {
     .use('/api/*', bearerAuth({ token: deps.token, prefix: 'token' }))
     .use('/api/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') }))
     .route(`${stack}/deployments/settings`, settingsRoutes(deps))
-    .route(`${stack}/deployments`, deploymentRoutes(deps));
+    .route(`${stack}/deployments`, deploymentRoutes(deps))
+    .route('/api/orgs/:org/deployments', orgDeploymentRoutes(deps));
 }
