@@ -20,6 +20,8 @@ export interface Stackwright {
   config: Config;
   store: Store;
   temporal: Client;
+  /** Stops the worker gracefully, then starts a new one on the same task queue, as a redeploy would. */
+  restartWorker(): Promise<void>;
   /** fetch against the API with the token set. */
   api(path: string, init?: { method?: string; body?: unknown; token?: string | null }): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
@@ -44,13 +46,13 @@ export async function startStackwright(env: Record<string, string> = {}): Promis
   const store = new Store(await openDatabase(config.databaseUrl));
   const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE);
   const connection = await connectWorker(address);
-  const workers: Worker[] = await createWorkers({
-    connection,
-    store,
-    config,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
-  });
-  const running = runWorkers(workers);
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
+  let workers: Worker[] = await createWorkers({ connection, store, config, workflowBundle });
+  let running = runWorkers(workers);
+  const stopWorkers = async () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running;
+  };
   const app = createApp({ ...apiDeps(config, store, temporal, log), publicUrl: 'http://stackwright.test' });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
@@ -62,6 +64,11 @@ export async function startStackwright(env: Record<string, string> = {}): Promis
     config,
     store,
     temporal,
+    async restartWorker() {
+      await stopWorkers();
+      workers = await createWorkers({ connection, store, config, workflowBundle });
+      running = runWorkers(workers);
+    },
     async api(path, init = {}) {
       const headers: Record<string, string> = { 'Content-Type': 'application/json' };
       if (init.token !== null) headers.Authorization = `token ${init.token ?? config.token}`;
@@ -81,8 +88,7 @@ export async function startStackwright(env: Record<string, string> = {}): Promis
     },
     async stop() {
       await new Promise((r) => server.close(r));
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      await running;
+      await stopWorkers();
       await connection.close();
       await temporal.connection.close();
       await store.db.destroy();
@@ -112,10 +118,10 @@ export async function waitForDeployment(sw: Stackwright, stackPath: string, id: 
   }
 }
 
-/** Reads a deployment's whole log through the stream-mode API. */
-export async function readAllLogs(sw: Stackwright, stackPath: string, id: string): Promise<any[]> {
+/** Reads a deployment's whole log (or all of it after `from`) through the stream-mode API. */
+export async function readAllLogs(sw: Stackwright, stackPath: string, id: string, from?: string): Promise<any[]> {
   const lines: any[] = [];
-  let token: string | undefined;
+  let token = from;
   for (let i = 0; i < 1000; i++) {
     const q = token ? `?continuationToken=${token}` : '';
     const { body } = await sw.api(`${stackPath}/deployments/${id}/logs${q}`);
