@@ -102,6 +102,7 @@ async function viaApi(api: Api, stack: string, greeting: string): Promise<ApiRun
       const steps = d.jobs[0].steps;
       const phases: Record<string, number> = { 'trigger → first step': Date.parse(steps[0].started) - wall0 };
       for (const s of steps) phases[s.name] = Date.parse(s.lastUpdated) - Date.parse(s.started);
+      phases['between steps (sum)'] = steps.slice(1).reduce((sum, s, i) => sum + Date.parse(s.started) - Date.parse(steps[i].lastUpdated), 0);
       phases['last step → ended (API)'] = wall0 + total - Date.parse(steps.at(-1)!.lastUpdated);
       return { total, firstLine: firstLine ?? total, deployment: d, phases };
     }

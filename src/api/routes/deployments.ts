@@ -18,7 +18,8 @@ import type { ApiDeps } from '../deps';
 
 const params = zValidator('param', StackRef, onInvalid());
 const withId = zValidator('param', StackRef.extend({ id: z.string() }), onInvalid());
-const withVersion = zValidator('param', StackRef.extend({ version: z.coerce.number({ error: 'expected an integer' }).int('expected an integer').min(1, 'versions start at 1').max(2 ** 31 - 1) }), onInvalid());
+const Version = z.coerce.number({ error: 'expected an integer' }).int('expected an integer').min(1, 'versions start at 1').max(2 ** 31 - 1);
+const withVersion = zValidator('param', StackRef.extend({ version: Version }), onInvalid());
 
 const LogsQuery = z.object({
   continuationToken: z.string().regex(TOKEN_PATTERN, 'expected a token returned by an earlier call').optional(),
@@ -94,7 +95,10 @@ export function deploymentRoutes(deps: ApiDeps) {
       const lastEventId = follow ? c.req.header('Last-Event-ID') : undefined;
       const from = lastEventId || q.continuationToken;
       const invalid = from === undefined ? undefined : badToken(d, from);
-      if (invalid) return badRequest(c, [{ path: lastEventId ? ['Last-Event-ID'] : ['query', 'continuationToken'], message: invalid }], lastEventId ? ['header'] : []);
+      if (invalid) {
+        const field = lastEventId ? ['header', 'Last-Event-ID'] : ['query', 'continuationToken'];
+        return badRequest(c, [{ path: field, message: invalid }]);
+      }
       if (follow) {
         if (q.step !== undefined) return badRequest(c, [{ path: ['step'], message: 'step mode is not available as an event stream' }], ['query']);
         return streamLogs(c, { store, log: deps.log, deploymentId: d.id, from, timing: deps.logStream });
