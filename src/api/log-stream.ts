@@ -22,8 +22,8 @@ const BATCH = 500;
  * last line. Everything is read from the store, so any API process can serve any stream and a
  * worker restart only pauses it.
  */
-export function streamLogs(c: Context, o: { store: Store; log: Logger; deploymentId: string; from?: string; timing?: LogStreamTiming }) {
-    return streamSSE(c, async (stream) => {
+export function streamLogs(c: Context, o: FollowOptions & { log: Logger; timing?: LogStreamTiming }) {
+  return streamSSE(c, async (stream) => {
     try {
       await follow(c, stream, o, o.timing ?? LOG_STREAM_TIMING);
     } catch (err) {
@@ -34,7 +34,14 @@ export function streamLogs(c: Context, o: { store: Store; log: Logger; deploymen
   });
 }
 
-async function follow(c: Context, stream: SSEStreamingApi, o: { store: Store; deploymentId: string; from?: string }, timing: LogStreamTiming) {
+interface FollowOptions {
+  store: Store;
+  deploymentId: string;
+  /** Continuation token to start after; the beginning when absent. */
+  from?: string;
+}
+
+async function follow(c: Context, stream: SSEStreamingApi, o: FollowOptions, timing: LogStreamTiming) {
   const gone = new Promise<void>((resolve) => {
     stream.onAbort(resolve);
     c.req.raw.signal.addEventListener('abort', () => resolve(), { once: true });
