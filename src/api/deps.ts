@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store';
 import { SecretBox } from '../secret-box';
 import type { Config } from '../config';
+import type { LogStreamTiming } from './log-stream';
 
 export interface ApiDeps {
   store: Store;
@@ -16,6 +17,8 @@ export interface ApiDeps {
   /** Temporal Web UI base URL; deployments link to their workflow there when set. */
   temporalUiUrl?: string;
   log: Logger;
+  /** How log streams poll the store; the defaults suit production. */
+  logStream?: LogStreamTiming;
 }
 
 /** The API's dependencies as configured. */
