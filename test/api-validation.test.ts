@@ -9,6 +9,7 @@ import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
 import { SecretBox } from '../src/secret-box';
 import type { StackRef } from '../src/shared/names';
+import { EventReader, linesOf } from './helpers/sse';
 
 // The HTTP API in-process (Hono's app.request), a real SQLite store, a fake Temporal client.
 
@@ -67,6 +68,7 @@ beforeAll(async () => {
     namespace: 'default',
     publicUrl: 'http://stackwright.test',
     log: pino({ level: 'silent' }),
+    logStream: { pollMs: 20, keepAliveMs: 150 },
   });
 });
 
@@ -312,6 +314,7 @@ describe('bad org, project and stack names', () => {
     ['GET', (b) => `${b}/deployments/metadata`, undefined],
     ['GET', (b) => `${b}/drift/runs`, undefined],
     ['GET', (b) => `${b}/drift/status`, undefined],
+    ['GET', (b) => `${b}/deployments/version/1`, undefined],
   ];
 
   const settingsRows = async () => (await store.db.selectFrom('stack_settings').select('org').execute()).length;
@@ -427,7 +430,7 @@ describe('deployment request validation', () => {
 // Drift runs and status
 
 describe('drift runs and status', () => {
-  const drifting = ref('drifting');
+  const drifting = ref('drifting', 'drift-org');
   const driftPath = (r: StackRef) => `${base(r)}/drift`;
 
   beforeAll(async () => {
@@ -527,8 +530,39 @@ describe('list, get and logs', () => {
     ['asc=yes', 'query.asc'],
     ['asc=1', 'query.asc'],
     ['asc=TRUE', 'query.asc'],
+    ['status=done', 'query.status'],
+    ['status=', 'query.status'],
+    ['status=running,later', 'query.status'],
   ])('list with %s → 400 naming %s', async (query, field) => {
     expectBadRequest(await call('GET', `${deploymentsPath(history)}?${query}`), field);
+    expectBadRequest(await call('GET', `/api/orgs/acme/deployments?${query}`), field);
+  });
+
+  test('lists filter by status', async () => {
+    const running = await call('GET', `${deploymentsPath(history)}?status=running`);
+    expect([running.status, running.body.total, running.body.deployments.map((d: { id: string }) => d.id)]).toEqual([200, 1, [id]]);
+    const none = await call('GET', `${deploymentsPath(history)}?status=succeeded,failed`);
+    expect([none.status, none.body.total, none.body.deployments]).toEqual([200, 0, []]);
+  });
+
+  test('the organization list holds every stack with its latestVersion', async () => {
+    const res = await call('GET', '/api/orgs/acme/deployments?pageSize=100&status=running');
+    expect(res.status).toBe(200);
+    expect(res.body.deployments).toEqual([expect.objectContaining({ id, projectName: 'website', stackName: 'history', latestVersion: 1 })]);
+    expect([res.body.total, res.body.itemsPerPage]).toEqual([1, 100]);
+    expect((await call('GET', '/api/orgs/nobody/deployments')).body).toEqual({ deployments: [], itemsPerPage: 10, total: 0 });
+    expectBadRequest(await call('GET', '/api/orgs/-acme/deployments'), 'org');
+  });
+
+  test.each([['abc'], ['1.5'], ['0'], ['-1'], ['99999999999']])('version %s → 400 naming version', async (v) => {
+    expectBadRequest(await call('GET', `${deploymentsPath(history)}/version/${v}`), 'version');
+  });
+
+  test('a deployment is read by its version', async () => {
+    const res = await call('GET', `${deploymentsPath(history)}/version/1`);
+    expect([res.status, res.body.id, res.body.version, res.body.latestVersion]).toEqual([200, id, 1, 1]);
+    expectError(await call('GET', `${deploymentsPath(history)}/version/2`), 404);
+    expectError(await call('GET', `${deploymentsPath(ref('other'))}/version/1`), 404);
   });
 
   test('list with good paging works', async () => {
@@ -588,6 +622,16 @@ describe('list, get and logs', () => {
   });
 
   test.each([
+    [{ 'Last-Event-ID': 'abc' }, '', 'header.Last-Event-ID'],
+    [{ 'Last-Event-ID': '0.99.0' }, '', 'header.Last-Event-ID'],
+    [{}, '?continuationToken=0.99.0', 'query.continuationToken'],
+    [{}, '?step=0', 'query.step'],
+  ])('an event stream with %j%s → 400 naming %s', async (headers, query, field) => {
+    const res = await call('GET', `${deploymentsPath(history)}/${id}/logs${query}`, { headers: { Accept: 'text/event-stream', ...headers } });
+    expectBadRequest(res, field);
+  });
+
+  test.each([
     ['an unknown id', () => '00000000-0000-0000-0000-000000000000'],
     ['a non-uuid id', () => 'not-a-deployment'],
     ['a very long id', () => 'x'.repeat(2000)],
@@ -605,6 +649,67 @@ describe('list, get and logs', () => {
     expectError(await call('GET', '/api/nothing'), 404);
     expectError(await call('PATCH', settingsPath(history), { body: {} }), 404);
     expectError(await call('GET', '/nothing', { token: null }), 404);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Following logs as Server-Sent Events (the app polls every 20 ms, keeps alive after 150 ms)
+
+describe('log event stream', () => {
+  const r = ref('follow');
+  let id: string;
+  const line = (seq: number) => ({ seq, ts: `2024-01-01T00:00:0${seq}.000Z`, line: `line ${seq}\n` });
+  const follow = async (lastEventId?: string) => {
+    const headers: Record<string, string> = { Authorization: `token ${TOKEN}`, Accept: 'text/event-stream' };
+    if (lastEventId) headers['Last-Event-ID'] = lastEventId;
+    const res = await app.request(`${deploymentsPath(r)}/${id}/logs`, { headers });
+    expect([res.status, res.headers.get('Content-Type')]).toEqual([200, 'text/event-stream']);
+    return new EventReader(res);
+  };
+
+  beforeAll(async () => {
+    const d = await store.createDeployment(r, { operation: 'update', settings: {}, inheritSettings: false, initiator: 'api', requestedBy: 't', steps: ['A', 'B'] });
+    id = d.id;
+  });
+
+  test('follows a running deployment, keeps the connection alive, resumes from Last-Event-ID and ends', async () => {
+    await store.setStatus(id, 'running');
+    await store.setStep(id, 0, 'running');
+    await store.appendLogs(id, 0, [line(0), line(1)]);
+
+    const first = await follow();
+    const got = await first.readUntil((e) => e.data?.includes('line 1') ?? false);
+    expect(got.map((e) => [e.event, e.id])).toEqual([['header', '0.0.1'], ['line', '0.0.2'], ['line', '0.0.3']]);
+    expect(linesOf(got)[0]).toEqual({ header: 'A', timestamp: '0001-01-01T00:00:00Z' });
+    // Nothing new for a while: a comment keeps the connection open.
+    expect((await first.next())?.comment).toBe('keep-alive');
+    await store.appendLogs(id, 0, [line(2)]);
+    expect(await first.next()).toEqual({ event: 'line', id: '0.0.4', data: JSON.stringify({ timestamp: line(2).ts, line: 'line 2\n' }) });
+
+    // The client goes away; the server stops reading for it.
+    const reads = jest.spyOn(store, 'getDeploymentById');
+    await first.close();
+    await new Promise((res) => setTimeout(res, 100));
+    const after = reads.mock.calls.length;
+    await new Promise((res) => setTimeout(res, 200));
+    expect(reads.mock.calls.length).toBe(after);
+    reads.mockRestore();
+
+    await store.appendLogs(id, 0, [line(3)]);
+    await store.setStep(id, 0, 'succeeded');
+    await store.setStep(id, 1, 'running');
+    await store.appendLogs(id, 1, [line(0)]);
+    await store.setStep(id, 1, 'succeeded');
+    await store.finishDeployment(id, 'succeeded');
+
+    const second = await follow('0.0.4');
+    const rest = await second.readUntil(() => false);
+    expect(rest.map((e) => [e.event, e.id])).toEqual([['line', '0.0.5'], ['header', '0.1.1'], ['line', '0.1.2'], ['end', undefined]]);
+    expect(JSON.parse(rest[3].data!)).toEqual({ status: 'succeeded' });
+    // The stream holds exactly what JSON mode returns.
+    const json = await call('GET', `${deploymentsPath(r)}/${id}/logs`);
+    expect([...linesOf(got), { timestamp: line(2).ts, line: 'line 2\n' }, ...linesOf(rest)]).toEqual(json.body.lines);
+    expect(json.body.nextToken).toBeUndefined();
   });
 });
 
@@ -692,6 +797,8 @@ describe('auth', () => {
     ['POST', '/api/orgs/acme/deployments/pause', undefined],
     ['POST', '/api/orgs/acme/deployments/resume', undefined],
     ['GET', '/api/orgs/acme/deployments/metadata', undefined],
+    ['GET', `${deploymentsPath(r)}/version/1`, undefined],
+    ['GET', '/api/orgs/acme/deployments', undefined],
     ['GET', '/api/nothing', undefined],
   ];
 

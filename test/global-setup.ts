@@ -1,19 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { resolveTools } from '../src/tools';
-import { startDevServer } from '../src/dev-server';
+import { freePort, startDevServer } from '../src/dev-server';
 import { connectWithRetry } from '../src/temporal-wait';
 import { startPostgres } from './helpers/postgres';
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 /** One real Temporal dev server for the whole run; test files isolate themselves by task queue. */
 export default async function globalSetup(): Promise<void> {

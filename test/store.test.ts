@@ -8,13 +8,10 @@ import { openDatabase } from '../src/store/db';
 import { migrate, migrationProvider } from '../src/store/migrations';
 import type { Database } from '../src/store/schema';
 import { Store } from '../src/store/store';
+import { storeBackends } from './helpers/backends';
 
-// The same contract on SQLite (the default) and on PostgreSQL (global-setup starts one when the
-// server binaries are installed; STACKWRIGHT_TEST_POSTGRES_URL points at it).
-const backends: [string, () => string][] = [['sqlite', () => join(mkdtempSync(join(tmpdir(), 'stackwright-db-')), 'db.sqlite')]];
-if (process.env.STACKWRIGHT_TEST_POSTGRES_URL) backends.push(['postgres', () => process.env.STACKWRIGHT_TEST_POSTGRES_URL!]);
-
-describe.each(backends)('store on %s', (_name, url) => {
+// The same contract on SQLite and on PostgreSQL.
+describe.each(storeBackends())('store on %s', (_name, url) => {
   let store: Store;
   // Each test file run uses its own organization, so a shared PostgreSQL needs no cleaning.
   const ref = { org: `o${randomUUID().slice(0, 8)}`, project: 'website', stack: 'dev' };
@@ -55,8 +52,44 @@ describe.each(backends)('store on %s', (_name, url) => {
 
     const page = await store.listDeployments(ref, { page: 2, pageSize: 2, asc: false });
     expect(page.deployments.map((d) => d.version)).toEqual([3, 2]);
-    expect([page.total, page.latestVersion]).toEqual([5, 5]);
+    expect(page.total).toBe(5);
+    expect(await store.latestVersion(ref)).toBe(5);
     expect((await store.listDeployments(ref, { page: 1, pageSize: 2, asc: true })).deployments.map((d) => d.version)).toEqual([1, 2]);
+  });
+
+  test('a deployment is found by its version within its stack only', async () => {
+    const d = await store.createDeployment({ ...ref, stack: 'byversion' }, { operation: 'update', settings: {}, inheritSettings: true, initiator: 'api', requestedBy: 't', steps: ['A'] });
+    expect((await store.getDeploymentByVersion({ ...ref, stack: 'byversion' }, 1))?.id).toBe(d.id);
+    expect(await store.getDeploymentByVersion({ ...ref, stack: 'byversion' }, 2)).toBeUndefined();
+    expect(await store.getDeploymentByVersion({ ...ref, stack: 'other' }, 1)).toBeUndefined();
+  });
+
+  test('lists filter by status, and an organization lists every stack newest first', async () => {
+    const times = ['2030-01-01T00:00:01.000Z', '2030-01-01T00:00:02.000Z', '2030-01-01T00:00:03.000Z', '2030-01-01T00:00:04.000Z'];
+    let tick = 0;
+    const clocked = new Store(store.db, () => new Date(times[Math.min(tick++, times.length - 1)]));
+    const org = { org: `l${randomUUID().slice(0, 8)}` };
+    const make = (stack: string) =>
+      clocked.createDeployment({ ...org, project: 'p', stack }, { operation: 'update', settings: {}, inheritSettings: true, initiator: 'api', requestedBy: 't', steps: [] });
+    const a1 = await make('a');
+    const b1 = await make('b');
+    const a2 = await make('a');
+    await store.setStatus(a1.id, 'succeeded');
+    await store.setStatus(b1.id, 'failed');
+
+    const all = await store.listDeployments(org, { page: 1, pageSize: 10, asc: false });
+    expect(all.deployments.map((d) => [d.stack, d.version])).toEqual([['a', 2], ['b', 1], ['a', 1]]);
+    expect(all.total).toBe(3);
+    const oldest = await store.listDeployments(org, { page: 2, pageSize: 2, asc: true });
+    expect([oldest.deployments.map((d) => d.id), oldest.total]).toEqual([[a2.id], 3]);
+
+    const done = await store.listDeployments(org, { page: 1, pageSize: 10, asc: false, status: ['succeeded', 'failed'] });
+    expect([done.deployments.map((d) => d.id), done.total]).toEqual([[b1.id, a1.id], 2]);
+    const waiting = await store.listDeployments({ ...org, project: 'p', stack: 'a' }, { page: 1, pageSize: 10, asc: false, status: ['not-started'] });
+    expect([waiting.deployments.map((d) => d.id), waiting.total]).toEqual([[a2.id], 1]);
+
+    const latest = await store.latestVersions(all.deployments);
+    expect(Object.fromEntries(latest)).toEqual({ [`${org.org}/p/a`]: 2, [`${org.org}/p/b`]: 1 });
   });
 
   test('steps, statuses and logs round-trip in order', async () => {

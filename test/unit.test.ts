@@ -10,6 +10,7 @@ import { ConfigError, loadConfig, parseEnv } from '../src/config';
 import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
 import { readLogs } from '../src/api/logs';
+import { LogWriter } from '../src/activities/log-writer';
 import type { DeploymentSettings } from '../src/shared/settings';
 import { describeChanges, hasDrift } from '../src/shared/drift';
 
@@ -579,5 +580,52 @@ describe('readLogs', () => {
     d = (await store.getDeploymentById(id))!;
     expect(await readLogs(store, d, { step: 0, offset: 2, count: 2 })).toEqual({ lines: [L('a2', 2)] });
     expect(await readLogs(store, d, { step: 1, offset: 0, count: 2 })).toEqual({ lines: [], nextOffset: 0 });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('LogWriter', () => {
+  let store: Store;
+  beforeAll(async () => {
+    store = new Store(await openDatabase(join(tmp, 'writer.sqlite')));
+  });
+  afterAll(() => store.db.destroy());
+  afterEach(() => jest.useRealTimers());
+
+  // Lets pending store writes finish; timers stay frozen.
+  const settle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  test('writes the first line at once, then one batch per 200 ms while output flows', async () => {
+    const { id } = await store.createDeployment({ org: 'acme', project: 'website', stack: 'writer' }, { operation: 'update', settings: {}, inheritSettings: true, initiator: 'api', requestedBy: 't', steps: ['A'] });
+    const log = await LogWriter.open(store, id, 0, new Masker([]));
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    const writes = jest.spyOn(store, 'appendLogs');
+    const stored = async () => (await store.readLogs(id, 0, 0, 100)).map((l) => l.line);
+
+    log.write('one\n');
+    await settle();
+    expect(await stored()).toEqual(['one\n']);
+    log.write('two\nthree\n');
+    await settle();
+    expect(await stored()).toEqual(['one\n']);
+    jest.advanceTimersByTime(200);
+    await settle();
+    expect(await stored()).toEqual(['one\n', 'two\n', 'three\n']);
+    log.write('four\n'); // within the next window: waits for it
+    await settle();
+    expect(await stored()).toHaveLength(3);
+    jest.advanceTimersByTime(200);
+    await settle();
+    expect(await stored()).toHaveLength(4);
+    jest.advanceTimersByTime(200); // a window with nothing: quiet again
+    log.write('five\n');
+    await settle();
+    expect(await stored()).toHaveLength(5);
+    expect(writes.mock.calls.map((c) => c[2].map((l) => l.line))).toEqual([['one\n'], ['two\n', 'three\n'], ['four\n'], ['five\n']]);
+    await log.close();
+    writes.mockRestore();
   });
 });

@@ -1,4 +1,5 @@
-import { rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { log } from '@temporalio/activity';
 import { TERMINAL, stepNames, type DeploymentInput, type DeploymentStatus } from '../shared/deployment';
 import { openDeployment, workspaceDir, type ActivityDeps } from './context';
@@ -64,6 +65,7 @@ export function createSharedActivities(deps: ActivityDeps) {
 
 /** Activities that run on the worker holding the deployment's workspace (its session queue). */
 export function createWorkspaceActivities(deps: ActivityDeps) {
+  void emptyTrash(deps); // what a previous run of this worker had not finished deleting
   const { killGraceMs } = deps;
   return {
     getSource: (input: DeploymentInput, step: number) => {
@@ -90,11 +92,30 @@ export function createWorkspaceActivities(deps: ActivityDeps) {
       });
     },
 
+    /**
+     * The stack's next deployment waits for this activity, and deleting a program's node_modules takes
+     * seconds: move the workspace aside (instant) and delete it in the background.
+     */
     async cleanupWorkspace(id: string): Promise<void> {
-      await rm(workspaceDir(deps, id), { recursive: true, force: true });
+      const trash = join(deps.dataDir, 'work', `${TRASH_PREFIX}${id}`);
+      try {
+        await rename(workspaceDir(deps, id), trash);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      void rm(trash, { recursive: true, force: true }).catch(() => undefined);
     },
   };
 }
 
 export type SharedActivities = ReturnType<typeof createSharedActivities>;
 export type WorkspaceActivities = ReturnType<typeof createWorkspaceActivities>;
+
+const TRASH_PREFIX = '.trash-';
+
+async function emptyTrash(deps: ActivityDeps): Promise<void> {
+  const work = join(deps.dataDir, 'work');
+  const entries = await readdir(work).catch(() => [] as string[]);
+  for (const e of entries.filter((n) => n.startsWith(TRASH_PREFIX))) await rm(join(work, e), { recursive: true, force: true }).catch(() => undefined);
+}

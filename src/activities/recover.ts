@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,12 +29,14 @@ export async function recoverStack(deps: ActivityDeps, input: DeploymentInput, w
   await deps.store.setStep(input.id, step, 'running');
   const log = await LogWriter.open(deps.store, input.id, step, o.masker);
   const attempt = Context.current().info.attempt;
-  log.line(`Recovering the stack${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${why}.`);
+  log.line(`Recovering the stack${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${why.replace(/\.$/, '')}.`);
   try {
     await stopLeftovers(o, log);
     const unlocked = await clearLock(deps, o, log);
     const cleared = await clearPendingOperations(deps, o, log);
-    rmSync(o.workspace, { recursive: true, force: true });
+    // Asynchronously: the workspace holds the program's node_modules, and a synchronous delete of
+    // thousands of files would stall this worker's event loop (heartbeats, and the API when in-process).
+    await rm(o.workspace, { recursive: true, force: true });
     const summary =
       `The stack was recovered: ${unlocked ? 'its stale lock was removed' : 'it was not locked'}` +
       `${cleared ? ` and ${cleared} pending operation(s) were cleared` : ', no operations were pending'}.`;
@@ -130,7 +133,7 @@ async function clearPendingOperations(deps: ActivityDeps, o: OpenDeployment, log
     log.line(`Cleared ${pending.length} pending operation(s).`);
     return pending.length;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -9,6 +9,7 @@ import { deploymentRoutes } from './routes/deployments';
 import { orgQueueRoutes, stackQueueRoutes } from './routes/queue';
 import { driftRoutes } from './routes/drift';
 import { webhookRoutes } from './routes/webhooks';
+import { orgDeploymentRoutes } from './routes/org-deployments';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -28,5 +29,7 @@ export function createApp(deps: ApiDeps) {
     .route(`${stack}/deployments`, stackQueueRoutes(deps))
     .route(`${stack}/deployments`, deploymentRoutes(deps))
     .route(`${stack}/drift`, driftRoutes(deps))
+    // Before orgQueueRoutes: GET / lists; the rest are pause, resume and metadata.
+    .route('/api/orgs/:org/deployments', orgDeploymentRoutes(deps))
     .route('/api/orgs/:org/deployments', orgQueueRoutes(deps));
 }

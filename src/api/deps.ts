@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store';
 import { SecretBox } from '../secret-box';
 import type { Config } from '../config';
+import type { LogStreamTiming } from './log-stream';
 
 export interface ApiDeps {
   store: Store;
@@ -25,6 +26,8 @@ export interface ApiDeps {
     /** Lists a pull request's files for path filters (GitHub's webhook does not). */
     github?: { apiUrl: string; token?: string };
   };
+  /** How log streams poll the store; the defaults suit production. */
+  logStream?: LogStreamTiming;
 }
 
 /** The API's dependencies as configured. */

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import type { Database } from './schema';
-import type { StackRef } from '../shared/names';
+import { stackKey, type StackRef } from '../shared/names';
 import type { DeploymentSettings } from '../shared/settings';
 import { TERMINAL, type DeploymentStatus, type Operation, type StepStatus } from '../shared/deployment';
 import { DRIFT_OPERATIONS, type ResourceChanges } from '../shared/drift';
@@ -62,6 +62,14 @@ export interface NewDeployment {
   initiator: string;
   requestedBy: string;
   steps: string[];
+}
+
+export interface ListOptions {
+  page: number;
+  pageSize: number;
+  asc: boolean;
+  /** Only deployments in one of these statuses. */
+  status?: DeploymentStatus[];
 }
 
 export interface LogLine {
@@ -193,21 +201,44 @@ export class Store {
     return d && d.org === ref.org && d.project === ref.project && d.stack === ref.stack ? d : undefined;
   }
 
-  async listDeployments(
-    ref: StackRef,
-    o: { page: number; pageSize: number; asc: boolean },
-  ): Promise<{ deployments: DeploymentRecord[]; total: number; latestVersion: number }> {
-    const base = this.db.selectFrom('deployments').where((eb) => eb.and(where(ref)));
-    const { total, latest } = await base
-      .select((eb) => [eb.fn.countAll<number>().as('total'), eb.fn.max('version').as('latest')])
-      .executeTakeFirstOrThrow();
-    const rows = await base
+  /** A page of one stack's deployments (by version), or of an organization's (newest first by creation). */
+  async listDeployments(scope: StackRef | { org: string }, o: ListOptions): Promise<{ deployments: DeploymentRecord[]; total: number }> {
+    let base = this.db.selectFrom('deployments').where('org', '=', scope.org);
+    if ('stack' in scope) base = base.where('project', '=', scope.project).where('stack', '=', scope.stack);
+    if (o.status?.length) base = base.where('status', 'in', o.status);
+    const { total } = await base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
+    const dir = o.asc ? 'asc' : 'desc';
+    const ordered = 'stack' in scope ? base.orderBy('version', dir) : base.orderBy('created', dir).orderBy('project', dir).orderBy('stack', dir).orderBy('version', dir);
+    const rows = await ordered
       .selectAll()
-      .orderBy('version', o.asc ? 'asc' : 'desc')
       .limit(o.pageSize)
       .offset((o.page - 1) * o.pageSize)
       .execute();
-    return { deployments: await this.hydrate(rows), total: Number(total), latestVersion: Number(latest ?? 0) };
+    return { deployments: await this.hydrate(rows), total: Number(total) };
+  }
+
+  async getDeploymentByVersion(ref: StackRef, version: number): Promise<DeploymentRecord | undefined> {
+    const row = await this.db
+      .selectFrom('deployments')
+      .selectAll()
+      .where((eb) => eb.and(where(ref)))
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return row && this.hydrate([row]).then((r) => r[0]);
+  }
+
+  /** The highest version of each of these stacks, keyed by stackKey. */
+  async latestVersions(refs: StackRef[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (refs.length === 0) return out;
+    const rows = await this.db
+      .selectFrom('deployments')
+      .select(['org', 'project', 'stack', (eb) => eb.fn.max('version').as('max')])
+      .where((eb) => eb.or(refs.map((r) => eb.and(where(r)))))
+      .groupBy(['org', 'project', 'stack'])
+      .execute();
+    for (const r of rows) out.set(stackKey(r), Number(r.max));
+    return out;
   }
 
   async latestVersion(ref: StackRef): Promise<number> {

@@ -21,6 +21,8 @@ export interface Stackwright {
   config: Config;
   store: Store;
   temporal: Client;
+  /** Stops the worker gracefully, then starts a new one on the same task queue, as a redeploy would. */
+  restartWorker(): Promise<void>;
   /** fetch against the API with the token set. */
   api(path: string, init?: { method?: string; body?: unknown; token?: string | null }): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
@@ -45,16 +47,16 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
   const store = new Store(await openDatabase(config.databaseUrl));
   const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE);
   const connection = await connectWorker(address);
-  const workers: Worker[] =
-    opts.worker === false
-      ? []
-      : await createWorkers({
-          connection,
-          store,
-          config,
-          workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
-        });
-  const running = workers.length ? runWorkers(workers) : Promise.resolve();
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
+  const newWorkers = () => (opts.worker === false ? Promise.resolve([]) : createWorkers({ connection, store, config, workflowBundle }));
+  let workers: Worker[] = await newWorkers();
+  // runWorkers would wait forever on no workers.
+  const runAll = (ws: Worker[]) => (ws.length ? runWorkers(ws) : Promise.resolve());
+  let running = runAll(workers);
+  const stopWorkers = async () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running;
+  };
   const app = createApp({ ...apiDeps(config, store, temporal, log), publicUrl: 'http://stackwright.test' });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
@@ -66,6 +68,11 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
     config,
     store,
     temporal,
+    async restartWorker() {
+      await stopWorkers();
+      workers = await newWorkers();
+      running = runAll(workers);
+    },
     async api(path, init = {}) {
       const headers: Record<string, string> = { 'Content-Type': 'application/json' };
       if (init.token !== null) headers.Authorization = `token ${init.token ?? config.token}`;
@@ -85,8 +92,7 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
     },
     async stop() {
       await new Promise((r) => server.close(r));
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      await running;
+      await stopWorkers();
       await connection.close();
       await temporal.connection.close();
       await store.db.destroy();
@@ -116,10 +122,10 @@ export async function waitForDeployment(sw: Stackwright, stackPath: string, id: 
   }
 }
 
-/** Reads a deployment's whole log through the stream-mode API. */
-export async function readAllLogs(sw: Stackwright, stackPath: string, id: string): Promise<any[]> {
+/** Reads a deployment's whole log (or all of it after `from`) through the stream-mode API. */
+export async function readAllLogs(sw: Stackwright, stackPath: string, id: string, from?: string): Promise<any[]> {
   const lines: any[] = [];
-  let token: string | undefined;
+  let token = from;
   for (let i = 0; i < 1000; i++) {
     const q = token ? `?continuationToken=${token}` : '';
     const { body } = await sw.api(`${stackPath}/deployments/${id}/logs${q}`);

@@ -9,27 +9,31 @@ import { mergeSettings, stripNulls } from '../../shared/merge';
 import { deploymentWorkflowId } from '../../shared/ids';
 import { enqueueDeployment, QueueUnavailable } from '../enqueue';
 import { apiError, badRequest, onInvalid } from '../errors';
-import { PageQuery, stackExists } from '../paging';
+import { stackExists } from '../paging';
 import { requireJson } from '../json-body';
 import { presentDeployment } from '../present';
-import { readLogs } from '../logs';
+import { badToken, readLogs, TOKEN_PATTERN } from '../logs';
+import { streamLogs } from '../log-stream';
+import { ListQuery } from '../list-query';
 import type { ApiDeps } from '../deps';
 
 const params = zValidator('param', StackRef, onInvalid());
 const withId = zValidator('param', StackRef.extend({ id: z.string() }), onInvalid());
-const boolParam = z.enum(['true', 'false']).transform((v) => v === 'true');
-
-const ListQuery = PageQuery.extend({ asc: boolParam.default(false) });
+const Version = z.coerce.number({ error: 'expected an integer' }).int('expected an integer').min(1, 'versions start at 1').max(2 ** 31 - 1);
+const withVersion = zValidator('param', StackRef.extend({ version: Version }), onInvalid());
 
 const LogsQuery = z.object({
-  continuationToken: z.string().regex(/^0\.\d+\.\d+$/, 'expected a token returned by an earlier call').optional(),
+  continuationToken: z.string().regex(TOKEN_PATTERN, 'expected a token returned by an earlier call').optional(),
   job: z.coerce.number().int().min(0).max(0).optional(),
   step: z.coerce.number().int().min(0).optional(),
   offset: z.coerce.number().int().min(0).default(0),
   count: z.coerce.number().int().min(1).max(499).default(100),
 });
 
-/** POST/GET .../deployments, GET .../deployments/{id}, GET .../deployments/{id}/logs */
+/**
+ * POST/GET .../deployments, GET .../deployments/{id}, GET .../deployments/version/{version},
+ * GET .../deployments/{id}/logs (JSON, or Server-Sent Events for `Accept: text/event-stream`)
+ */
 export function deploymentRoutes(deps: ApiDeps) {
   const { store } = deps;
 
@@ -58,13 +62,20 @@ export function deploymentRoutes(deps: ApiDeps) {
     .get('/', params, zValidator('query', ListQuery, onInvalid(['query'])), async (c) => {
       const ref = c.req.valid('param');
       const q = c.req.valid('query');
+      const latest = await store.latestVersion(ref);
+      if (latest === 0 && !(await stackExists(store, ref))) return apiError(c, 404, 'stack not found');
       const page = await store.listDeployments(ref, q);
-      if (page.total === 0 && !(await stackExists(store, ref))) return apiError(c, 404, 'stack not found');
       return c.json({
-        deployments: page.deployments.map((d) => presentDeployment(d, page.latestVersion)),
+        deployments: page.deployments.map((d) => presentDeployment(d, latest)),
         itemsPerPage: q.pageSize,
         total: page.total,
       });
+    })
+    .get('/version/:version', withVersion, async (c) => {
+      const { version, ...ref } = c.req.valid('param');
+      const d = await store.getDeploymentByVersion(ref, version);
+      if (!d) return apiError(c, 404, 'deployment not found');
+      return c.json(presentDeployment(d, await store.latestVersion(ref)));
     })
     .get('/:id', withId, async (c) => {
       const { id, ...ref } = c.req.valid('param');
@@ -80,9 +91,18 @@ export function deploymentRoutes(deps: ApiDeps) {
       if (q.step !== undefined && q.step >= d.steps.length) {
         return badRequest(c, [{ path: ['step'], message: `this deployment has ${d.steps.length} steps (0-based)` }], ['query']);
       }
-      const [, tokenStep, tokenPos] = (q.continuationToken ?? '0.0.0').split('.').map(Number);
-      if (tokenStep > d.steps.length || !Number.isSafeInteger(tokenPos)) {
-        return badRequest(c, [{ path: ['continuationToken'], message: 'not a token this deployment returned' }], ['query']);
+      const follow = c.req.header('Accept')?.includes('text/event-stream') ?? false;
+      // A reconnecting EventSource names the last event it saw; that is newer than the URL's token.
+      const lastEventId = follow ? c.req.header('Last-Event-ID') : undefined;
+      const from = lastEventId || q.continuationToken;
+      const invalid = from === undefined ? undefined : badToken(d, from);
+      if (invalid) {
+        const field = lastEventId ? ['header', 'Last-Event-ID'] : ['query', 'continuationToken'];
+        return badRequest(c, [{ path: field, message: invalid }]);
+      }
+      if (follow) {
+        if (q.step !== undefined) return badRequest(c, [{ path: ['step'], message: 'step mode is not available as an event stream' }], ['query']);
+        return streamLogs(c, { store, log: deps.log, deploymentId: d.id, from, timing: deps.logStream });
       }
       return c.json(await readLogs(store, d, q));
     });

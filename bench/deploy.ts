@@ -1,0 +1,241 @@
+/**
+ * `npm run bench`: the test program deployed (A) through Stackwright (dev server, worker and API as
+ * separate processes, as `npm start` runs them) and (B) by hand with the same git, install command,
+ * pulumi binary, backend kind and environment, alternating A B for BENCH_PAIRS pairs (default 5).
+ * Prints the per-pair figures, the median ratio A/B, the time from trigger to the first log line,
+ * where A's time goes step by step, and how long a queued deployment waits after the one before it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { resolveTools } from '../src/tools';
+import { freePort, startDevServer } from '../src/dev-server';
+import { connectWithRetry } from '../src/temporal-wait';
+import { installCommand } from '../src/activities/install';
+import { createProgramRepo } from '../test/helpers/repo';
+
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 5);
+const STACK = 'dev';
+const TERMINAL = ['succeeded', 'failed', 'skipped'];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+// The API prints created/modified as Pulumi does: "2024-01-01 10:00:00.123", UTC without a zone.
+const pulumiTime = (t: string) => Date.parse(`${t.replace(' ', 'T')}Z`);
+
+/** The parts of the API's deployment JSON the benchmark reads. */
+interface Deployment {
+  id: string;
+  status: string;
+  message?: string;
+  modified: string;
+  jobs: { started: string; steps: { name: string; started: string; lastUpdated: string }[] }[];
+}
+
+interface Api {
+  get<T>(path: string): Promise<T>;
+  post<T>(path: string, body: unknown): Promise<T>;
+}
+
+function apiClient(base: string, token: string): Api {
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  return { get: (p) => call('GET', p), post: (p, b) => call('POST', p, b) } as Api;
+}
+
+/** Runs a command to completion; its output is kept only to explain a failure. */
+function run(cmd: string, args: string[], o: { cwd?: string; env: NodeJS.ProcessEnv }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${out.slice(-2000)}`))));
+  });
+}
+
+async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
+  const t0 = performance.now();
+  const r = await f();
+  return [performance.now() - t0, r];
+}
+
+interface ApiRun {
+  total: number;
+  firstLine: number;
+  deployment: Deployment;
+  /** Time spent before the first step, in each step, and after the last one. */
+  phases: Record<string, number>;
+}
+
+/** A: one update through the API, timed from the POST until the API reports it ended. */
+async function viaApi(api: Api, stack: string, greeting: string): Promise<ApiRun> {
+  const wall0 = Date.now();
+  const t0 = performance.now();
+  const { id } = await api.post<{ id: string }>(`${stack}/deployments`, { operation: 'update', operationContext: { environmentVariables: { GREETING: greeting } } });
+  let firstLine: number | undefined;
+  for (;;) {
+    if (firstLine === undefined) {
+      const logs = await api.get<{ lines: { line?: string }[] }>(`${stack}/deployments/${id}/logs?count=20`);
+      if (logs.lines.some((l) => l.line !== undefined)) firstLine = performance.now() - t0;
+    }
+    const d = await api.get<Deployment>(`${stack}/deployments/${id}`);
+    if (TERMINAL.includes(d.status)) {
+      const total = performance.now() - t0;
+      if (d.status !== 'succeeded') throw new Error(`deployment ${id} ${d.status}: ${d.message}`);
+      const steps = d.jobs[0].steps;
+      const phases: Record<string, number> = { 'trigger → first step': Date.parse(steps[0].started) - wall0 };
+      for (const s of steps) phases[s.name] = Date.parse(s.lastUpdated) - Date.parse(s.started);
+      phases['between steps (sum)'] = steps.slice(1).reduce((sum, s, i) => sum + Date.parse(s.started) - Date.parse(steps[i].lastUpdated), 0);
+      phases['last step → ended (API)'] = wall0 + total - Date.parse(steps.at(-1)!.lastUpdated);
+      return { total, firstLine: firstLine ?? total, deployment: d, phases };
+    }
+    await sleep(firstLine === undefined ? 20 : 50);
+  }
+}
+
+/** B: the same update by hand: clone, install, select the stack, `pulumi up`. */
+async function byHand(dir: string, repoUrl: string, env: NodeJS.ProcessEnv, pulumi: string, greeting: string) {
+  const e = { ...env, GREETING: greeting };
+  const phases: Record<string, number> = {};
+  const t0 = performance.now();
+  [phases['git clone']] = await timed(() => run('git', ['clone', '-q', '--depth', '1', '--branch', 'main', '--single-branch', '--', repoUrl, dir], { env: e }));
+  const [cmd, args] = installCommand(dir)!;
+  [phases[`${cmd} ${args[0]}`]] = await timed(() => run(cmd, args, { cwd: dir, env: e }));
+  [phases['pulumi stack select']] = await timed(() => run(pulumi, ['stack', 'select', '--create', STACK, '--non-interactive'], { cwd: dir, env: e }));
+  [phases['pulumi up']] = await timed(() => run(pulumi, ['up', '--yes', '--skip-preview', '--non-interactive', '--stack', STACK], { cwd: dir, env: e }));
+  const total = performance.now() - t0;
+  rmSync(dir, { recursive: true, force: true });
+  return { total, phases };
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'stackwright-bench-'));
+  const tools = resolveTools();
+  const pulumi = join(tools.pulumiRoot, 'bin', 'pulumi');
+  const outDir = join(root, 'out');
+  const passphrase = randomBytes(16).toString('hex');
+  const repo = createProgramRepo('website');
+  const children: ChildProcess[] = [];
+
+  const dev = await startDevServer({ temporalCli: tools.temporalCli, dataDir: root, port: await freePort(), namespace: 'default', ui: false });
+  children.push(dev.child);
+  try {
+    await (await connectWithRetry(dev.address)).close();
+    const token = randomBytes(24).toString('base64url');
+    const port = await freePort();
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: dev.address,
+      STACKWRIGHT_DATA_DIR: join(root, 'stackwright'),
+      STACKWRIGHT_PORT: String(port),
+      STACKWRIGHT_TOKEN: token,
+      STACKWRIGHT_LOG_LEVEL: 'warn',
+      PULUMI_CONFIG_PASSPHRASE: passphrase,
+    };
+    for (const role of ['worker', 'api']) {
+      children.push(spawn(process.execPath, [...process.execArgv, join(__dirname, '..', 'src', 'main.ts'), role], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+    }
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
+      if (i > 600) throw new Error('the API did not come up');
+      await sleep(100);
+    }
+    const api = apiClient(base, token);
+    const stack = `/api/stacks/bench/website/${STACK}`;
+    await api.post(`${stack}/deployments/settings`, {
+      sourceContext: { git: { repoURL: repo.url, branch: 'refs/heads/main' } },
+      operationContext: { environmentVariables: { OUT_DIR: join(outDir, 'api') } },
+    });
+
+    // What the deployment's steps get (src/activities/context.ts), with a backend of the same kind.
+    const manual = join(root, 'manual');
+    mkdirSync(join(manual, 'state'), { recursive: true });
+    const handEnv: NodeJS.ProcessEnv = {
+      PATH: `${join(tools.pulumiRoot, 'bin')}:${process.env.PATH}`,
+      HOME: process.env.HOME,
+      LANG: process.env.LANG ?? 'C.UTF-8',
+      PULUMI_HOME: join(manual, 'pulumi-home'),
+      PULUMI_BACKEND_URL: `file://${join(manual, 'state')}`,
+      PULUMI_CONFIG_PASSPHRASE: passphrase,
+      PULUMI_SKIP_UPDATE_CHECK: 'true',
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
+      OUT_DIR: join(outDir, 'manual'),
+    };
+
+    // Warm-up (not counted): creates both stacks, fills npm's cache, lets the worker bundle its workflows.
+    console.log(`warming up in ${root} ...`);
+    await viaApi(api, stack, 'warm-up');
+    await byHand(join(manual, 'warm-up'), repo.url, handEnv, pulumi, 'warm-up');
+
+    const pairs: { a: ApiRun; b: Awaited<ReturnType<typeof byHand>> }[] = [];
+    console.log(`\n${PAIRS} pairs, each an update that rewrites the program's one resource\n`);
+    console.log('pair   A (API)   B (by hand)   A/B     A: trigger → first log line');
+    for (let i = 1; i <= PAIRS; i++) {
+      const a = await viaApi(api, stack, `run ${i}`);
+      const b = await byHand(join(manual, `run-${i}`), repo.url, handEnv, pulumi, `run ${i}`);
+      pairs.push({ a, b });
+      console.log(`${String(i).padStart(4)}   ${fmt(a.total).padStart(7)}   ${fmt(b.total).padStart(11)}   ${(a.total / b.total).toFixed(3)}   ${fmt(a.firstLine)}`);
+    }
+
+    const phaseMedians = (runs: Record<string, number>[]) => Object.keys(runs[0]).map((k) => `  ${k.padEnd(26)} ${fmt(median(runs.map((r) => r[k])))}`);
+    console.log('\nmedian time per phase, A (from the deployment\'s step timestamps):');
+    console.log(phaseMedians(pairs.map((p) => p.a.phases)).join('\n'));
+    console.log('median time per phase, B:');
+    console.log(phaseMedians(pairs.map((p) => p.b.phases)).join('\n'));
+
+    // Two back to back: how long the second waits once the first has ended.
+    const [first, second] = await Promise.all([
+      api.post<{ id: string }>(`${stack}/deployments`, { operation: 'update', operationContext: { environmentVariables: { GREETING: 'queued 1' } } }),
+      sleep(50).then(() => api.post<{ id: string }>(`${stack}/deployments`, { operation: 'update', operationContext: { environmentVariables: { GREETING: 'queued 2' } } })),
+    ]);
+    const ended = async (id: string) => {
+      for (;;) {
+        const d = await api.get<Deployment>(`${stack}/deployments/${id}`);
+        if (TERMINAL.includes(d.status)) return d;
+        await sleep(100);
+      }
+    };
+    const d1 = await ended(first.id);
+    const d2 = await ended(second.id);
+    const queueWait = Date.parse(d2.jobs[0].started) - pulumiTime(d1.modified);
+    const stepGap = Date.parse(d2.jobs[0].steps[0].started) - Date.parse(d1.jobs[0].steps.at(-1)!.lastUpdated);
+
+    console.log('\nsummary');
+    console.log(`  median A/B ratio                      ${median(pairs.map((p) => p.a.total / p.b.total)).toFixed(3)}   (goal <= 1.05)`);
+    console.log(`  median trigger → first log line (A)   ${fmt(median(pairs.map((p) => p.a.firstLine)))}   (goal < 1 s)`);
+    console.log(`  queued deployment waits after the previous ended   ${fmt(queueWait)}   (last step to first step: ${fmt(stepGap)})`);
+  } finally {
+    for (const c of children.reverse()) {
+      if (c.exitCode !== null || c.signalCode !== null) continue;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      await Promise.race([exited, sleep(15_000)]);
+    }
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
