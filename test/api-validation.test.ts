@@ -69,6 +69,7 @@ beforeAll(async () => {
     publicUrl: 'http://stackwright.test',
     log: pino({ level: 'silent' }),
     logStream: { pollMs: 20, keepAliveMs: 150 },
+    stateBackendUrl: (org) => `file:///nonexistent/stackwright-state/${org}`,
   });
 });
 
@@ -201,7 +202,12 @@ describe('settings validation', () => {
     ['an env var name starting with a digit', { operationContext: { environmentVariables: { '1ST': 'x' } } }, 'operationContext.environmentVariables.1ST'],
     ['an env var name with a space', { operationContext: { environmentVariables: { 'A B': 'x' } } }, 'operationContext.environmentVariables.A B'],
     ['a branch starting with -', { sourceContext: { git: { branch: '--upload-pack=touch pwned' } } }, 'sourceContext.git.branch'],
-    ['an empty branch', { sourceContext: { git: { branch: '' } } }, 'sourceContext.git.branch'],
+    ['an executor image (deployments run on workers)', { executorContext: { executorImage: 'img:1' } }, 'executorContext.executorImage'],
+    ['an agent pool (there are none)', { agentPoolID: 'pool-1' }, 'agentPoolID'],
+    ['an operation (settings serve every operation)', { operationContext: { operation: 'update' } }, 'operationContext.operation'],
+    ['OIDC (not available)', { operationContext: { oidc: { aws: { roleArn: 'r', sessionName: 's' } } } }, 'operationContext.oidc'],
+    ['deleteAfterDestroy (not available yet)', { operationContext: { options: { deleteAfterDestroy: true } } }, 'operationContext.options.deleteAfterDestroy'],
+    ['a ciphertext this server did not make', { operationContext: { environmentVariables: { K: { ciphertext: 'v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } } } }, 'operationContext.environmentVariables.K.ciphertext'],
     ['a repoURL starting with -', { sourceContext: { git: { repoURL: '--config=core.sshCommand=sh' } } }, 'sourceContext.git.repoURL'],
     ['a repoUrl (other spelling) starting with -', { sourceContext: { git: { repoUrl: '-uhttps://x' } } }, 'sourceContext.git.repoURL'],
     ['an absolute repoDir', { sourceContext: { git: { repoDir: '/etc' } } }, 'sourceContext.git.repoDir'],
@@ -333,10 +339,10 @@ describe('bad org, project and stack names', () => {
   test('names at the limits are accepted', async () => {
     const r = ref('s'.repeat(100), 'o'.repeat(40), 'p'.repeat(100));
     expect((await call('PUT', settingsPath(r), { body: validSettings })).status).toBe(200);
-    expect((await call('DELETE', settingsPath(r))).status).toBe(204);
+    expect((await call('DELETE', settingsPath(r))).status).toBe(200);
     const dotted = ref('dev.eu-west_1', 'a.b', 'web-site_2');
     expect((await call('PUT', settingsPath(dotted), { body: validSettings })).status).toBe(200);
-    expect((await call('DELETE', settingsPath(dotted))).status).toBe(204);
+    expect((await call('DELETE', settingsPath(dotted))).status).toBe(200);
   });
 });
 
@@ -382,7 +388,10 @@ describe('deployment request validation', () => {
       400,
       'sourceContext.git.repoURL',
     ],
-    ['an override removing the stored repoURL', withSettings, { operation: 'update', sourceContext: { git: { repoURL: null } } }, 400, 'sourceContext.git.repoURL'],
+    ['an executor image', withSettings, { operation: 'update', executorContext: { executorImage: { reference: 'img:1' } } }, 400, 'executorContext.executorImage'],
+    ['an agent pool', withSettings, { operation: 'update', agentPoolID: 'pool-1' }, 400, 'agentPoolID'],
+    ['operationContext.operation naming another operation', withSettings, { operation: 'update', operationContext: { operation: 'destroy' } }, 400, 'operationContext.operation'],
+    ['a ciphertext this server did not make', withSettings, { operation: 'update', operationContext: { environmentVariables: { K: { ciphertext: 'v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } } } }, 400, 'operationContext.environmentVariables.K.ciphertext'],
     [
       'both branch and commit',
       bare,
@@ -390,7 +399,6 @@ describe('deployment request validation', () => {
       400,
       'sourceContext.git.commit',
     ],
-    ['a commit added to the stored branch', withSettings, { operation: 'preview', sourceContext: { git: { commit: 'abc1234' } } }, 400, 'sourceContext.git.commit'],
     [
       'two git auth methods',
       bare,
@@ -614,11 +622,11 @@ describe('list, get and logs', () => {
     ]);
     expect(stream.body.nextToken).toBe('0.0.3');
     const step = await call('GET', `${deploymentsPath(history)}/${id}/logs?step=0&offset=1&count=10`);
-    expect(step.body).toEqual({ lines: [{ timestamp: '2024-01-01T00:00:01.000Z', line: 'cloned\n' }], nextOffset: 2 });
+    expect(step.body).toEqual({ __type: 'DeploymentLogsStep', name: 'Get source', lines: [{ timestamp: '2024-01-01T00:00:01.000Z', line: 'cloned\n' }], nextOffset: 2 });
     const last = await call('GET', `${deploymentsPath(history)}/${id}/logs?step=3&job=0`);
-    expect(last.body).toEqual({ lines: [], nextOffset: 0 });
+    expect(last.body).toEqual({ __type: 'DeploymentLogsStep', name: 'Pulumi operation', lines: [], nextOffset: 0 });
     const end = await call('GET', `${deploymentsPath(history)}/${id}/logs?continuationToken=0.4.0`);
-    expect(end.body).toEqual({ lines: [], nextToken: '0.4.0' });
+    expect(end.body).toEqual({ __type: 'DeploymentLogs', lines: [], nextToken: '0.4.0' });
   });
 
   test.each([
@@ -913,18 +921,21 @@ describe('settings that are accepted', () => {
     expect(got.text).not.toContain('repoUrl');
 
     // A GET echoed back (with its read-only version) is a valid PUT; nulls in a PUT are dropped.
-    const echo = await call('PUT', settingsPath(r), { body: { ...got.body, tag: null, agentPoolId: 'pool-1' } });
+    // An agent pool is known but refused: Stackwright has none.
+    expectBadRequest(await call('PUT', settingsPath(r), { body: { ...got.body, agentPoolId: 'pool-1' } }), 'agentPoolID');
+    const echo = await call('PUT', settingsPath(r), { body: { ...got.body, tag: null, agentPoolId: null } });
     expect(echo.status).toBe(200);
     const { tag: _tag, ...rest } = expected;
-    expect(echo.body).toEqual({ ...rest, agentPoolID: 'pool-1', version: 3 });
+    expect(echo.body).toEqual({ ...rest, version: 3 });
 
     const replaced = await call('PUT', settingsPath(r), { body: { sourceContext: { git: { repoURL: 'https://git.example.com/x.git' } } } });
     expect(replaced.body).toEqual({ sourceContext: { git: { repoURL: 'https://git.example.com/x.git' } }, version: 4 });
     expect((await call('GET', settingsPath(r))).body).toEqual(replaced.body);
 
     const del = await call('DELETE', settingsPath(r));
-    expect(del.status).toBe(204);
-    expect(del.text).toBe('');
+    expect(del.status).toBe(200);
+    expect(del.body).toBe(true);
+    expect(del.text).toBe('true');
     expectError(await call('GET', settingsPath(r)), 404);
     expectError(await call('DELETE', settingsPath(r)), 404);
 
@@ -973,6 +984,57 @@ describe('settings that are accepted', () => {
     });
     expect(swapped.body.operationContext.environmentVariables.PLAIN).toEqual(sealed);
     expect(swapped.body.operationContext.environmentVariables.API_KEY).toBe('now-plain');
+  });
+
+  test("Pulumi CLI's wire shapes: empty strings and nulls are not set, a commit replaces the stored branch", async () => {
+    const s = ref('cli-shapes');
+    expect((await call('PUT', settingsPath(s), { body: validSettings })).status).toBe(200);
+    // As `pulumi deployment run update --git-commit abc1234 --env A=1 --env-secret B=2` sends it (v3.248.0).
+    const res = await call('POST', deploymentsPath(s), {
+      body: {
+        operation: 'update',
+        inheritSettings: true,
+        executorContext: { workingDirectory: '' },
+        sourceContext: { git: { repoUrl: '', branch: '', commit: 'abc1234' } },
+        operationContext: { preRunCommands: null, operation: '', environmentVariables: { A: '1', B: { secret: SECRET_OVERRIDE } } },
+        agentPoolID: null,
+      },
+      headers: { 'X-Pulumi-Deployment-Initiator': 'automation-api', Accept: 'application/vnd.pulumi+8' },
+    });
+    expect(res.status).toBe(202);
+    const input = signals[signals.length - 1].options.signalArgs[0];
+    expect(input.settings.sourceContext.git).toEqual({ repoURL: validSettings.sourceContext.git.repoURL, commit: 'abc1234', repoDir: 'infra' });
+    expect(input.settings.operationContext.preRunCommands).toEqual(['npm run build']);
+    expect(input.settings.operationContext.operation).toBeUndefined();
+    expect(input.settings.executorContext).toEqual({});
+    expect(box.decrypt(input.settings.operationContext.environmentVariables.B.ciphertext)).toBe(SECRET_OVERRIDE);
+    expect(input.settings.operationContext.environmentVariables.A).toBe('1');
+
+    // `settings edit --secret-env` encrypts with a bare JSON string, then patches with the ciphertext.
+    const enc = await call('POST', `${settingsPath(s)}/encrypt`, { body: SECRET_OVERRIDE });
+    expect(enc.status).toBe(200);
+    expect(Object.keys(enc.body)).toEqual(['ciphertext']);
+    expect(enc.text).not.toContain(SECRET_OVERRIDE);
+    expectBadRequest(await call('POST', `${settingsPath(s)}/encrypt`, { body: '' }), '(body)');
+    const patched = await call('POST', settingsPath(s), { body: { operationContext: { environmentVariables: { C: { ciphertext: enc.body.ciphertext } } } } });
+    expect(patched.status).toBe(200);
+    expect(box.decrypt(patched.body.operationContext.environmentVariables.C.ciphertext)).toBe(SECRET_OVERRIDE);
+
+    // `settings push` sends the whole Go struct back: empty strings, an empty operation, null lists.
+    const pushed = await call('PUT', settingsPath(s), {
+      body: {
+        executorContext: { workingDirectory: '' },
+        sourceContext: { git: { repoUrl: 'https://git.example.com/acme/website.git', branch: 'refs/heads/main' } },
+        operationContext: { preRunCommands: null, operation: '', environmentVariables: null, options: { skipInstallDependencies: false, skipIntermediateDeployments: false, shell: '', deleteAfterDestroy: false, remediateIfDriftDetected: false } },
+      },
+    });
+    expect(pushed.status).toBe(200);
+    expect(pushed.body).toEqual({
+      executorContext: {},
+      sourceContext: { git: { repoURL: 'https://git.example.com/acme/website.git', branch: 'refs/heads/main' } },
+      operationContext: { options: { skipInstallDependencies: false, skipIntermediateDeployments: false, deleteAfterDestroy: false, remediateIfDriftDetected: false } },
+      version: 3,
+    });
   });
 
   test('a valid deployment request is recorded and queued once, sealed', async () => {

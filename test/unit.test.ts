@@ -500,7 +500,7 @@ describe('readLogs', () => {
     };
 
     // Nothing started: nothing to read, and the same token to poll with.
-    expect(await read()).toEqual({ lines: [], nextToken: '0.0.0' });
+    expect(await read()).toEqual({ __type: 'DeploymentLogs', lines: [], nextToken: '0.0.0' });
 
     await store.setStatus(id, 'running');
     await store.setStep(id, 0, 'running');
@@ -529,7 +529,7 @@ describe('readLogs', () => {
 
     await store.setStatus(id, 'succeeded');
     const last = await next();
-    expect(last).toEqual({ lines: [] });
+    expect(last).toEqual({ __type: 'DeploymentLogs', lines: [] });
     expect(tokens).toEqual(['0.0.2', '0.0.4', '0.0.4', '0.1.2', '0.2.1', '0.3.0', '0.3.0', undefined]);
 
     const all = [H('Get source'), L('a0', 0), L('a1', 1), L('a2', 2), H('Install dependencies'), L('b0', 0), L('b1', 1), H('Pulumi operation'), L('c0', 0)];
@@ -548,8 +548,8 @@ describe('readLogs', () => {
     expect(again).toEqual(all);
     expect(againTokens).toEqual(['0.0.2', '0.0.4', '0.1.2', '0.2.1', undefined]);
     // Tokens are positions: an old one reads the same lines again.
-    expect(await read('0.0.2')).toEqual({ lines: [L('a1', 1), L('a2', 2)], nextToken: '0.0.4' });
-    expect(await read('0.1.1', 100)).toEqual({ lines: [L('b0', 0), L('b1', 1), H('Pulumi operation'), L('c0', 0)] });
+    expect(await read('0.0.2')).toEqual({ __type: 'DeploymentLogs', lines: [L('a1', 1), L('a2', 2)], nextToken: '0.0.4' });
+    expect(await read('0.1.1', 100)).toEqual({ __type: 'DeploymentLogs', lines: [L('b0', 0), L('b1', 1), H('Pulumi operation'), L('c0', 0)] });
   });
 
   test('a failed deployment: no headers for skipped steps, and the stream ends', async () => {
@@ -562,9 +562,9 @@ describe('readLogs', () => {
     await store.closeOpenSteps(id, 'failed');
     const d = (await store.getDeploymentById(id))!;
     expect(d.steps.map((s) => s.status)).toEqual(['failed', 'skipped', 'skipped']);
-    expect(await readLogs(store, d, { offset: 0, count: 100 })).toEqual({ lines: [H('Get source'), L('fatal: repository not found', 0)] });
-    expect(await readLogs(store, d, { offset: 0, count: 2 })).toEqual({ lines: [H('Get source'), L('fatal: repository not found', 0)], nextToken: '0.0.2' });
-    expect(await readLogs(store, d, { continuationToken: '0.0.2', offset: 0, count: 2 })).toEqual({ lines: [] });
+    expect(await readLogs(store, d, { offset: 0, count: 100 })).toEqual({ __type: 'DeploymentLogs', lines: [H('Get source'), L('fatal: repository not found', 0)] });
+    expect(await readLogs(store, d, { offset: 0, count: 2 })).toEqual({ __type: 'DeploymentLogs', lines: [H('Get source'), L('fatal: repository not found', 0)], nextToken: '0.0.2' });
+    expect(await readLogs(store, d, { continuationToken: '0.0.2', offset: 0, count: 2 })).toEqual({ __type: 'DeploymentLogs', lines: [] });
   });
 
   test('step mode pages one step with nextOffset', async () => {
@@ -573,13 +573,13 @@ describe('readLogs', () => {
     await store.setStep(id, 0, 'running');
     await store.appendLogs(id, 0, logs('a0', 'a1', 'a2'));
     let d = (await store.getDeploymentById(id))!;
-    expect(await readLogs(store, d, { step: 0, offset: 0, count: 2 })).toEqual({ lines: [L('a0', 0), L('a1', 1)], nextOffset: 2 });
+    expect(await readLogs(store, d, { step: 0, offset: 0, count: 2 })).toEqual({ __type: 'DeploymentLogsStep', name: 'Get source', lines: [L('a0', 0), L('a1', 1)], nextOffset: 2 });
     // Running: more may come, so an offset to poll from.
-    expect(await readLogs(store, d, { step: 0, offset: 2, count: 2 })).toEqual({ lines: [L('a2', 2)], nextOffset: 3 });
+    expect(await readLogs(store, d, { step: 0, offset: 2, count: 2 })).toEqual({ __type: 'DeploymentLogsStep', name: 'Get source', lines: [L('a2', 2)], nextOffset: 3 });
     await store.setStep(id, 0, 'succeeded');
     d = (await store.getDeploymentById(id))!;
-    expect(await readLogs(store, d, { step: 0, offset: 2, count: 2 })).toEqual({ lines: [L('a2', 2)] });
-    expect(await readLogs(store, d, { step: 1, offset: 0, count: 2 })).toEqual({ lines: [], nextOffset: 0 });
+    expect(await readLogs(store, d, { step: 0, offset: 2, count: 2 })).toEqual({ __type: 'DeploymentLogsStep', name: 'Get source', lines: [L('a2', 2)] });
+    expect(await readLogs(store, d, { step: 1, offset: 0, count: 2 })).toEqual({ __type: 'DeploymentLogsStep', name: 'Install dependencies', lines: [], nextOffset: 0 });
   });
 });
 

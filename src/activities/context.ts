@@ -5,6 +5,7 @@ import type { SecretBox } from '../secret-box';
 import { openSecrets, isSealed } from '../shared/secrets';
 import type { DeploymentInput } from '../shared/deployment';
 import type { DeploymentSettings } from '../shared/settings';
+import { stateBackendUrl } from '../shared/state-backend';
 import { Masker } from './masker';
 import type { ReportConfig } from './report';
 
@@ -47,9 +48,7 @@ export interface OpenDeployment {
 
 export const workspaceDir = (deps: ActivityDeps, id: string): string => join(deps.dataDir, 'work', id);
 
-export function backendUrl(deps: ActivityDeps, org: string): string {
-  return deps.pulumiBackendUrl ?? `file://${join(deps.dataDir, 'state', org)}`;
-}
+export const backendUrl = (deps: ActivityDeps, org: string): string => stateBackendUrl(deps.dataDir, deps.pulumiBackendUrl, org);
 
 export function openDeployment(deps: ActivityDeps, input: DeploymentInput): OpenDeployment {
   const settings = openSecrets(input.settings, deps.box.decrypt);

@@ -10,6 +10,8 @@ import { orgQueueRoutes, stackQueueRoutes } from './routes/queue';
 import { driftRoutes } from './routes/drift';
 import { webhookRoutes } from './routes/webhooks';
 import { orgDeploymentRoutes } from './routes/org-deployments';
+import { userRoutes } from './routes/user';
+import { stackRoutes } from './routes/stack';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -24,6 +26,8 @@ export function createApp(deps: ApiDeps) {
     .use('/api/*', except('/api/webhooks/*', bearerAuth({ token: deps.token, prefix: 'token' })))
     .use('/api/*', except('/api/webhooks/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') })))
     .route('/', webhookRoutes(deps))
+    .route('/', userRoutes(deps))
+    .route(stack, stackRoutes(deps))
     .route(`${stack}/deployments/settings`, settingsRoutes(deps))
     // Before deploymentRoutes, whose GET /:id would otherwise take /metadata.
     .route(`${stack}/deployments`, stackQueueRoutes(deps))

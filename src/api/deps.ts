@@ -4,6 +4,7 @@ import type { Store } from '../store/store';
 import { SecretBox } from '../secret-box';
 import type { Config } from '../config';
 import type { LogStreamTiming } from './log-stream';
+import { stateBackendUrl } from '../shared/state-backend';
 
 export interface ApiDeps {
   store: Store;
@@ -26,6 +27,8 @@ export interface ApiDeps {
     /** Lists a pull request's files for path filters (GitHub's webhook does not). */
     github?: { apiUrl: string; token?: string };
   };
+  /** The Pulumi backend URL of an organization's stacks (stack reads, exports and history come from it). */
+  stateBackendUrl: (org: string) => string;
   /** How log streams poll the store; the defaults suit production. */
   logStream?: LogStreamTiming;
 }
@@ -42,6 +45,7 @@ export function apiDeps(config: Config, store: Store, temporal: Client, log: Log
     publicUrl: config.publicUrl,
     temporalUiUrl: config.STACKWRIGHT_TEMPORAL_UI_URL,
     log,
+    stateBackendUrl: (org) => stateBackendUrl(config.dataDir, config.PULUMI_BACKEND_URL, org),
     webhooks: {
       githubSecret: config.STACKWRIGHT_GITHUB_WEBHOOK_SECRET,
       gitlabToken: config.STACKWRIGHT_GITLAB_WEBHOOK_TOKEN,

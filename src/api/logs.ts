@@ -66,12 +66,27 @@ export async function readLogs(
   store: Store,
   d: DeploymentRecord,
   q: { continuationToken?: string; step?: number; offset: number; count: number },
-): Promise<{ lines: LogLine[]; nextToken?: string; nextOffset?: number }> {
+): Promise<LogsAnswer> {
   if (q.step !== undefined) {
     const rows = await store.readLogs(d.id, q.step, q.offset, q.count);
     const more = rows.length === q.count || !done(d.steps[q.step].status);
-    return { lines: rows.map((r) => ({ timestamp: r.ts, line: r.line })), nextOffset: more ? q.offset + rows.length : undefined };
+    return {
+      __type: 'DeploymentLogsStep',
+      name: d.steps[q.step].name,
+      lines: rows.map((r) => ({ timestamp: r.ts, line: r.line })),
+      nextOffset: more ? q.offset + rows.length : undefined,
+    };
   }
   const { entries, nextToken } = await readLogStream(store, d, q.continuationToken, q.count);
-  return { lines: entries.map((e) => e.line), nextToken };
+  return { __type: 'DeploymentLogs', lines: entries.map((e) => e.line), nextToken };
+}
+
+/** The two answers, told apart by the `__type` discriminator of Pulumi's OpenAPI spec. */
+export interface LogsAnswer {
+  __type: 'DeploymentLogs' | 'DeploymentLogsStep';
+  /** Step mode: the step's name. */
+  name?: string;
+  lines: LogLine[];
+  nextToken?: string;
+  nextOffset?: number;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { settingsFields, normalizeSettingsInput, type DeploymentSettings } from './settings';
 import type { StackRef } from './names';
+import { refuseUnsupported } from './unsupported-settings';
 
 export const Operation = z.enum(['update', 'preview', 'refresh', 'destroy', 'detect-drift', 'remediate-drift']);
 export type Operation = z.infer<typeof Operation>;
@@ -24,7 +25,14 @@ export const CreateDeploymentRequest = z.preprocess(
       inheritSettings: z.boolean().default(true),
       ...settingsFields,
     })
-    .strict(),
+    .strict()
+    .superRefine((r, ctx) => {
+      refuseUnsupported(r, ctx);
+      const named = r.operationContext?.operation;
+      if (named && named !== r.operation) {
+        ctx.addIssue({ code: 'custom', path: ['operationContext', 'operation'], message: `must be empty or "${r.operation}", the operation requested` });
+      }
+    }),
 );
 export type CreateDeploymentRequest = z.infer<typeof CreateDeploymentRequest>;
 

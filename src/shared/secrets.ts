@@ -56,3 +56,20 @@ export function openSecrets<T>(value: T, decrypt: (ciphertext: string) => string
 
 // Fields that are credentials whatever form they arrive in.
 const CREDENTIAL_KEYS = new Set(['accessToken', 'password', 'sshPrivateKey']);
+
+/** Sealed values in a request that this server did not seal (they would fail at deployment time). */
+export function foreignCiphertexts(value: unknown, decrypt: (ciphertext: string) => string): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const walk = (v: Json, path: (string | number)[]) => {
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    else if (isSealed(v)) {
+      try {
+        decrypt(v.ciphertext);
+      } catch {
+        out.push({ path: [...path, 'ciphertext'], message: 'not a ciphertext of this server: send the secret as {"secret": "..."} or encrypt it with .../deployments/settings/encrypt' });
+      }
+    } else if (v !== null && typeof v === 'object') Object.entries(v).forEach(([k, x]) => walk(x, [...path, k]));
+  };
+  walk(value, []);
+  return out;
+}

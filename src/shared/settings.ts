@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SecretInput, type StoredValue } from './secrets';
+import { refuseUnsupported } from './unsupported-settings';
 
 // Field names follow Pulumi Deployments' settings. Every optional field is nullish because a
 // settings patch removes a key by sending null (see merge.ts).
@@ -44,7 +45,9 @@ export const OperationContext = z
     preRunCommands: z.array(z.string().min(1)).max(50).nullish(),
     environmentVariables: z.record(EnvVarName, SecretInput.nullable()).nullish(),
     options: OperationOptions.nullish(),
-    // Kept and returned for compatibility; not used by this runner.
+    // Pulumi's CLI always sends it (empty); only a create request may name its own operation.
+    operation: z.string().nullish(),
+    // Known so that a request setting them is refused by name (unsupported-settings.ts).
     oidc: z.record(z.string(), z.unknown()).nullish(),
     role: z.record(z.string(), z.unknown()).nullish(),
   })
@@ -96,22 +99,57 @@ export const settingsFields = {
   tag: z.string().nullish(),
 };
 
-/** Accepts Pulumi's two spellings and drops read-only fields echoed back from a GET. */
+// Strings Pulumi's CLI sends empty for a flag it was not given: an empty one is not set (dropped).
+const EMPTY_MEANS_UNSET = [
+  ['sourceContext', 'git', 'repoURL'],
+  ['sourceContext', 'git', 'branch'],
+  ['sourceContext', 'git', 'commit'],
+  ['sourceContext', 'git', 'repoDir'],
+  ['executorContext', 'workingDirectory'],
+  ['executorContext', 'executorImage'],
+  ['executorContext', 'executorRootPath'],
+  ['operationContext', 'operation'],
+  ['operationContext', 'options', 'shell'],
+  ['agentPoolID'],
+];
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Accepts Pulumi's spellings (`repoUrl`, `agentPoolId`), drops the empty strings the CLI sends for
+ * unset flags (Go's zero values: not set), and drops read-only fields echoed back from a GET.
+ */
 export function normalizeSettingsInput(input: unknown): unknown {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
-  const { version: _v, source: _s, agentPoolId, ...rest } = input as Record<string, unknown>;
-  const out: Record<string, unknown> = { ...rest };
+  if (!isRecord(input)) return input;
+  const { version: _v, source: _s, agentPoolId, ...rest } = input;
+  const out: Record<string, unknown> = structuredClone(rest);
   if (agentPoolId !== undefined && out.agentPoolID === undefined) out.agentPoolID = agentPoolId;
-  const git = (out.sourceContext as { git?: Record<string, unknown> } | undefined)?.git;
-  if (git && typeof git === 'object' && 'repoUrl' in git) {
+  const git = isRecord(out.sourceContext) ? out.sourceContext.git : undefined;
+  if (isRecord(git) && 'repoUrl' in git) {
     const { repoUrl, ...g } = git;
-    out.sourceContext = { ...(out.sourceContext as object), git: { repoURL: repoUrl, ...g } };
+    (out.sourceContext as Record<string, unknown>).git = { repoURL: repoUrl, ...g };
+  }
+  for (const path of EMPTY_MEANS_UNSET) {
+    const parent = path.slice(0, -1).reduce<unknown>((o, k) => (isRecord(o) ? o[k] : undefined), out);
+    const key = path[path.length - 1];
+    if (isRecord(parent) && parent[key] === '') delete parent[key];
   }
   return out;
 }
 
 /** Deployment settings as a request sends them (null removes a key in a patch). */
-export const DeploymentSettingsInput = z.preprocess(normalizeSettingsInput, z.object(settingsFields).strict());
+export const DeploymentSettingsInput = z.preprocess(
+  normalizeSettingsInput,
+  z
+    .object(settingsFields)
+    .strict()
+    .superRefine((s, ctx) => {
+      refuseUnsupported(s, ctx);
+      if (s.operationContext?.operation) {
+        ctx.addIssue({ code: 'custom', path: ['operationContext', 'operation'], message: 'settings serve every operation; name the operation when creating a deployment' });
+      }
+    }),
+);
 export type DeploymentSettingsInput = z.infer<typeof DeploymentSettingsInput>;
 
 /** Settings as stored: no nulls, secrets sealed. */

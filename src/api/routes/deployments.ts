@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { StackRef } from '../../shared/names';
 import { CreateDeploymentRequest } from '../../shared/deployment';
 import { runnableIssues, type DeploymentSettings } from '../../shared/settings';
-import { sealSecrets } from '../../shared/secrets';
+import { foreignCiphertexts, sealSecrets } from '../../shared/secrets';
 import { mergeSettings, stripNulls } from '../../shared/merge';
 import { deploymentWorkflowId } from '../../shared/ids';
 import { enqueueDeployment, QueueUnavailable } from '../enqueue';
@@ -40,13 +40,17 @@ export function deploymentRoutes(deps: ApiDeps) {
   return new Hono()
     .post('/', params, requireJson, zValidator('json', CreateDeploymentRequest, onInvalid()), async (c) => {
       const ref = c.req.valid('param');
-      const { operation, inheritSettings, ...overrides } = c.req.valid('json');
+      const { operation, inheritSettings, ...request } = c.req.valid('json');
+      // null (and the empty strings Pulumi's CLI sends for flags it was not given) means "not set".
+      const overrides = withoutOperation(stripNulls(request));
       const stored = inheritSettings ? await store.getSettings(ref) : undefined;
       if (inheritSettings && !stored && Object.keys(overrides).length === 0) {
         return apiError(c, 404, 'this stack has no deployment settings; store some or send them in the request');
       }
+      const foreign = foreignCiphertexts(overrides, deps.box.decrypt);
+      if (foreign.length) return badRequest(c, foreign);
       const sealed = sealSecrets(overrides, deps.box.encrypt);
-      const settings = stored ? mergeSettings<DeploymentSettings>(stored.settings, sealed) : stripNulls(sealed as DeploymentSettings);
+      const settings = stored ? mergeSettings<DeploymentSettings>(pinnedSource(stored.settings, overrides), sealed) : (sealed as DeploymentSettings);
       const issues = runnableIssues(settings);
       if (issues.length) return badRequest(c, issues);
 
@@ -106,6 +110,23 @@ export function deploymentRoutes(deps: ApiDeps) {
       }
       return c.json(await readLogs(store, d, q));
     });
+}
+
+/** The request's own operation is in `operation`; settings never carry one. */
+function withoutOperation<T extends { operationContext?: { operation?: unknown } | null }>(r: T): T {
+  if (!r.operationContext || !('operation' in r.operationContext)) return r;
+  const { operation: _op, ...rest } = r.operationContext;
+  return { ...r, operationContext: rest };
+}
+
+/** A branch or commit in the request replaces the stored one of the other kind (they are exclusive). */
+function pinnedSource(stored: DeploymentSettings, overrides: { sourceContext?: { git?: { branch?: unknown; commit?: unknown } | null } | null }): DeploymentSettings {
+  const git = overrides.sourceContext?.git;
+  const drop = git?.commit ? 'branch' : git?.branch ? 'commit' : undefined;
+  const storedGit = stored.sourceContext?.git;
+  if (!drop || !storedGit || !(drop in storedGit)) return stored;
+  const { [drop]: _dropped, ...keep } = storedGit;
+  return { ...stored, sourceContext: { ...stored.sourceContext, git: keep } };
 }
 
 function consoleUrl(deps: ApiDeps, ref: StackRef, version: number, id: string): string {

@@ -1,20 +1,29 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { zValidator } from '@hono/zod-validator';
+import { z } from 'zod';
 import { StackRef } from '../../shared/names';
 import { DeploymentSettingsInput, type DeploymentSettings } from '../../shared/settings';
-import { sealSecrets } from '../../shared/secrets';
+import { foreignCiphertexts, sealSecrets } from '../../shared/secrets';
 import { mergeSettings, stripNulls } from '../../shared/merge';
-import { apiError, onInvalid } from '../errors';
+import { apiError, badRequest, onInvalid } from '../errors';
 import { requireJson } from '../json-body';
 import type { ApiDeps } from '../deps';
 
 const body = () => zValidator('json', DeploymentSettingsInput, onInvalid());
 const params = zValidator('param', StackRef, onInvalid());
 
-/** GET | POST (merge) | PUT (replace) | DELETE .../deployments/settings */
+/** Pulumi's CLI sends the value as a bare JSON string; the spec's form is `{secret}`. */
+const SecretToEncrypt = z.union([z.string(), z.object({ secret: z.string() }).strict()]).transform((v) => (typeof v === 'string' ? v : v.secret));
+
+/** GET | POST (merge) | PUT (replace) | DELETE .../deployments/settings, and POST .../settings/encrypt */
 export function settingsRoutes(deps: ApiDeps) {
   const seal = (s: object) => sealSecrets(s, deps.box.encrypt) as DeploymentSettings;
   const show = (s: { settings: DeploymentSettings; version: number }) => ({ ...s.settings, version: s.version });
+  // A {ciphertext} the client sends back must be one this server made.
+  const foreign = (c: Context, input: object) => {
+    const issues = foreignCiphertexts(input, deps.box.decrypt);
+    return issues.length ? badRequest(c, issues) : undefined;
+  };
 
   return new Hono()
     .get('/', params, async (c) => {
@@ -23,16 +32,27 @@ export function settingsRoutes(deps: ApiDeps) {
     })
     .post('/', params, requireJson, body(), async (c) => {
       const ref = c.req.valid('param');
+      const input = c.req.valid('json');
+      const refused = foreign(c, input);
+      if (refused) return refused;
       const current = await deps.store.getSettings(ref);
-      const merged = mergeSettings<DeploymentSettings>(current?.settings, seal(c.req.valid('json')));
+      const merged = mergeSettings<DeploymentSettings>(current?.settings, seal(input));
       return c.json(show(await deps.store.saveSettings(ref, merged)));
     })
     .put('/', params, requireJson, body(), async (c) => {
-      const saved = await deps.store.saveSettings(c.req.valid('param'), stripNulls(seal(c.req.valid('json'))));
+      const input = c.req.valid('json');
+      const refused = foreign(c, input);
+      if (refused) return refused;
+      const saved = await deps.store.saveSettings(c.req.valid('param'), stripNulls(seal(input)));
       return c.json(show(saved));
     })
     .delete('/', params, async (c) => {
       const deleted = await deps.store.deleteSettings(c.req.valid('param'));
-      return deleted ? c.body(null, 204) : apiError(c, 404, 'no deployment settings for this stack');
+      return deleted ? c.json(true) : apiError(c, 404, 'no deployment settings for this stack');
+    })
+    .post('/encrypt', params, requireJson, zValidator('json', SecretToEncrypt, onInvalid()), async (c) => {
+      const plain = c.req.valid('json');
+      if (plain === '') return badRequest(c, [{ path: [], message: 'the value to encrypt is empty' }]);
+      return c.json({ ciphertext: deps.box.encrypt(plain) });
     });
 }
