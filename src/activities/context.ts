@@ -5,7 +5,7 @@ import type { SecretBox } from '../secret-box';
 import { openSecrets, isSealed } from '../shared/secrets';
 import type { DeploymentInput } from '../shared/deployment';
 import type { DeploymentSettings } from '../shared/settings';
-import { stateBackendUrl } from '../shared/state-backend';
+import { stateBackendUrl } from '../state/backend-url';
 import { Masker } from './masker';
 import type { ReportConfig } from './report';
 

@@ -4,7 +4,7 @@ import type { Store } from '../store/store';
 import { SecretBox } from '../secret-box';
 import type { Config } from '../config';
 import type { LogStreamTiming } from './log-stream';
-import { stateBackendUrl } from '../shared/state-backend';
+import { stateBackendUrl } from '../state/backend-url';
 
 export interface ApiDeps {
   store: Store;
