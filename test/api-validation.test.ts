@@ -70,6 +70,7 @@ beforeAll(async () => {
     log: pino({ level: 'silent' }),
     logStream: { pollMs: 20, keepAliveMs: 150 },
     stateBackendUrl: (org) => `file:///nonexistent/stackwright-state/${org}`,
+    pulumiPassphrase: () => 'not-used',
   });
 });
 

@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { except } from 'hono/combine';
 import type { ApiDeps } from './deps';
 import { apiError, errorHandler } from './errors';
+import { gunzipBody } from './gunzip-body';
 import { settingsRoutes } from './routes/settings';
 import { deploymentRoutes } from './routes/deployments';
 import { orgQueueRoutes, stackQueueRoutes } from './routes/queue';
@@ -11,7 +12,7 @@ import { driftRoutes } from './routes/drift';
 import { webhookRoutes } from './routes/webhooks';
 import { orgDeploymentRoutes } from './routes/org-deployments';
 import { userRoutes } from './routes/user';
-import { stackRoutes } from './routes/stack';
+import { projectRoutes, stackRoutes } from './routes/stack';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -25,9 +26,11 @@ export function createApp(deps: ApiDeps) {
     // Webhooks authenticate by their signatures and have a limit of their own.
     .use('/api/*', except('/api/webhooks/*', bearerAuth({ token: deps.token, prefix: 'token' })))
     .use('/api/*', except('/api/webhooks/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') })))
+    .use('/api/stacks/*', gunzipBody)
     .route('/', webhookRoutes(deps))
     .route('/', userRoutes(deps))
     .route(stack, stackRoutes(deps))
+    .route('/api/stacks/:org/:project', projectRoutes(deps))
     .route(`${stack}/deployments/settings`, settingsRoutes(deps))
     // Before deploymentRoutes, whose GET /:id would otherwise take /metadata.
     .route(`${stack}/deployments`, stackQueueRoutes(deps))

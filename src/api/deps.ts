@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store';
 import { SecretBox } from '../secret-box';
 import type { Config } from '../config';
+import type { StackRef } from '../shared/names';
 import type { LogStreamTiming } from './log-stream';
 import { stateBackendUrl } from '../state/backend-url';
 
@@ -29,6 +30,8 @@ export interface ApiDeps {
   };
   /** The Pulumi backend URL of an organization's stacks (stack reads, exports and history come from it). */
   stateBackendUrl: (org: string) => string;
+  /** The passphrase of a stack's Pulumi secrets: the API decrypts for `pulumi stack output --show-secrets`. */
+  pulumiPassphrase: (ref: StackRef) => string;
   /** How log streams poll the store; the defaults suit production. */
   logStream?: LogStreamTiming;
 }
@@ -46,6 +49,7 @@ export function apiDeps(config: Config, store: Store, temporal: Client, log: Log
     temporalUiUrl: config.STACKWRIGHT_TEMPORAL_UI_URL,
     log,
     stateBackendUrl: (org) => stateBackendUrl(config.dataDir, config.PULUMI_BACKEND_URL, org),
+    pulumiPassphrase: () => config.pulumiPassphrase,
     webhooks: {
       githubSecret: config.STACKWRIGHT_GITHUB_WEBHOOK_SECRET,
       gitlabToken: config.STACKWRIGHT_GITLAB_WEBHOOK_TOKEN,

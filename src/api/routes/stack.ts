@@ -1,15 +1,35 @@
 import { Hono } from 'hono';
 import { zValidator } from '@hono/zod-validator';
 import { z } from 'zod';
-import { StackRef } from '../../shared/names';
+import { StackName, StackRef } from '../../shared/names';
 import { PulumiState, type UpdateRecord } from '../../state/pulumi-state';
-import { apiError, onInvalid } from '../errors';
+import { apiError, badRequest, onInvalid } from '../errors';
+import { PassphraseCrypter } from '../../state/passphrase-crypter';
+import { asServiceSecrets } from '../../state/service-secrets';
+import { requireJson } from '../json-body';
 import { stackExists } from '../paging';
 import type { ApiDeps } from '../deps';
 
 const params = zValidator('param', StackRef, onInvalid());
+const projectParams = zValidator('param', StackRef.pick({ org: true, project: true }), onInvalid());
+
+/** `pulumi stack init`'s request. A stack here is its settings: tags, teams, state and config are not kept. */
+const CreateStackRequest = z
+  .object({
+    stackName: StackName,
+    tags: z.record(z.string(), z.string()).nullish(),
+    teams: z.array(z.string()).nullish(),
+    state: z.null().optional(),
+    config: z.null().optional(),
+  })
+  .strict();
 const withVersion = zValidator('param', StackRef.extend({ version: z.coerce.number().int().min(1) }), onInvalid());
 const withId = zValidator('param', StackRef.extend({ id: z.string() }), onInvalid());
+const Base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
+const DecryptRequest = z.object({ ciphertext: Base64 }).strict();
+const BatchDecryptRequest = z.object({ ciphertexts: z.array(Base64).max(10_000) }).strict();
+const crypter = new PassphraseCrypter();
+
 const HistoryQuery = z.object({
   page: z.coerce.number().int().min(0).default(0),
   pageSize: z.coerce.number().int().min(0).default(10),
@@ -49,6 +69,13 @@ export function stackRoutes(deps: ApiDeps) {
   const state = (org: string) => PulumiState.open(deps.stateBackendUrl(org));
   const history = async (ref: StackRef) => (await state(ref.org)?.history(ref)) ?? [];
 
+  // Decrypts a base64 ciphertext of the export with the stack's passphrase and the checkpoint's salt.
+  const opener = async (ref: StackRef) => {
+    const salt = ((await state(ref.org)?.checkpoint(ref))?.checkpoint.latest?.secrets_providers as { state?: { salt?: string } } | undefined)?.state?.salt;
+    if (!salt) return undefined;
+    return (b64: string) => crypter.decrypt(deps.pulumiPassphrase(ref), salt, Buffer.from(b64, 'base64').toString('utf8'));
+  };
+
   return new Hono()
     .get('/', params, async (c) => {
       const ref = c.req.valid('param');
@@ -73,7 +100,26 @@ export function stackRoutes(deps: ApiDeps) {
         if (!(await stackExists(deps.store, ref))) return apiError(c, 404, 'stack not found');
         return c.json({ version: 3, deployment: { manifest: { time: new Date(0).toISOString(), magic: '', version: '' } } });
       }
-      return c.json({ version: checkpoint.version, deployment: checkpoint.checkpoint.latest ?? {} });
+      const { deployment } = asServiceSecrets(checkpoint.checkpoint.latest ?? {}, ref, new URL(c.req.url).origin);
+      return c.json({ version: checkpoint.version, deployment });
+    })
+    // The "service" secrets provider of the export above: values are base64 of passphrase ciphertexts.
+    .post('/decrypt', params, requireJson, zValidator('json', DecryptRequest, onInvalid()), async (c) => {
+      const open = await opener(c.req.valid('param'));
+      if (!open) return apiError(c, 404, 'this stack has no secrets');
+      const plain = await open(c.req.valid('json').ciphertext).catch(() => undefined);
+      return plain === undefined ? badRequest(c, [{ path: ['ciphertext'], message: 'cannot be decrypted with this stack\'s key' }]) : c.json({ plaintext: Buffer.from(plain).toString('base64') });
+    })
+    .post('/batch-decrypt', params, requireJson, zValidator('json', BatchDecryptRequest, onInvalid()), async (c) => {
+      const open = await opener(c.req.valid('param'));
+      if (!open) return apiError(c, 404, 'this stack has no secrets');
+      const plaintexts: Record<string, string> = {};
+      for (const [i, ct] of c.req.valid('json').ciphertexts.entries()) {
+        const plain = await open(ct).catch(() => undefined);
+        if (plain === undefined) return badRequest(c, [{ path: ['ciphertexts', i], message: 'cannot be decrypted with this stack\'s key' }]);
+        plaintexts[ct] = Buffer.from(plain).toString('base64');
+      }
+      return c.json({ plaintexts });
     })
     .get('/updates', params, zValidator('query', HistoryQuery, onInvalid(['query'])), async (c) => {
       const ref = c.req.valid('param');
@@ -102,4 +148,17 @@ export function stackRoutes(deps: ApiDeps) {
       const all = await history(ref);
       return c.json(all.filter((u) => u.environment?.['ci.build.id'] === d.id).map((u) => nested(u, all.length)));
     });
+}
+
+/**
+ * `POST /api/stacks/{org}/{project}` (`pulumi stack init org/project/stack`): registers the stack
+ * with empty deployment settings, so that `pulumi deployment settings edit` can fill them in.
+ */
+export function projectRoutes(deps: ApiDeps) {
+  return new Hono().post('/', projectParams, requireJson, zValidator('json', CreateStackRequest, onInvalid()), async (c) => {
+    const ref = { ...c.req.valid('param'), stack: c.req.valid('json').stackName };
+    if (await stackExists(deps.store, ref)) return apiError(c, 409, `stack ${ref.org}/${ref.project}/${ref.stack} already exists`);
+    await deps.store.saveSettings(ref, {});
+    return c.json({ messages: [] });
+  });
 }
