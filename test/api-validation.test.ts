@@ -473,7 +473,7 @@ describe('drift runs and status', () => {
     expect(defaults.body.itemsPerPage).toBe(10);
     const status = await call('GET', `${driftPath(drifting)}/status`);
     expect(status.status).toBe(200);
-    expect(status.body).toEqual({ driftDetected: false, runInProgress: false });
+    expect(status.body).toEqual({ driftDetected: false, latestDriftRun: '', runInProgress: false });
   });
 
   test('detect-drift and remediate-drift are queued like any operation; a running detection is a run in progress', async () => {
@@ -749,16 +749,17 @@ describe('queue routes', () => {
   test('pause, resume and metadata for a stack and its organization', async () => {
     const r = ref('pausable', 'pause-org');
     expect((await call('PUT', settingsPath(r), { body: validSettings })).status).toBe(200);
-    expect((await call('POST', `${deploymentsPath(r)}/pause`)).body).toEqual({ paused: true, stackPaused: true, organizationPaused: false });
+    expect((await call('POST', `${deploymentsPath(r)}/pause`)).body).toEqual({ paused: true, stackPaused: true, organizationPaused: false, hasSchedules: false });
     expect((await call('POST', `${deploymentsPath(r)}/pause`)).status).toBe(200); // idempotent
     expect((await call('POST', '/api/orgs/pause-org/deployments/pause')).body).toEqual({
       paused: true,
       pausedStacks: ['website/pausable'],
+      concurrency: 0,
       deploymentCounts: { notStarted: 0, accepted: 0, running: 0, failed: 0, succeeded: 0, skipped: 0, total: 0 },
     });
-    expect((await call('GET', `${deploymentsPath(r)}/metadata`)).body).toEqual({ paused: true, stackPaused: true, organizationPaused: true });
+    expect((await call('GET', `${deploymentsPath(r)}/metadata`)).body).toEqual({ paused: true, stackPaused: true, organizationPaused: true, hasSchedules: false });
     // No queue workflow is running for the stack: resuming still succeeds.
-    expect((await call('POST', `${deploymentsPath(r)}/resume`)).body).toEqual({ paused: true, stackPaused: false, organizationPaused: true });
+    expect((await call('POST', `${deploymentsPath(r)}/resume`)).body).toEqual({ paused: true, stackPaused: false, organizationPaused: true, hasSchedules: false });
     expect((await call('POST', '/api/orgs/pause-org/deployments/resume')).status).toBe(200);
     expect((await call('GET', '/api/orgs/pause-org/deployments/metadata')).body).toMatchObject({ paused: false, pausedStacks: [] });
   });

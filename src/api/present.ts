@@ -7,7 +7,8 @@ export const ZERO_TIME = '0001-01-01T00:00:00Z';
 // Pulumi formats created/modified as "2022-10-17 22:12:34.834".
 export const pulumiTime = (iso: string) => iso.replace('T', ' ').replace('Z', '');
 
-export function presentDeployment(d: DeploymentRecord, latestVersion: number) {
+/** `updates`: the Pulumi updates the deployment made (Pulumi's DeploymentNestedUpdate). */
+export function presentDeployment(d: DeploymentRecord, latestVersion: number, updates: object[] = []) {
   const git = d.settings.sourceContext?.git;
   const env = Object.entries(d.settings.operationContext?.environmentVariables ?? {}).map(([name, v]) =>
     isSealed(v) ? { name, secret: true } : { name, value: v, secret: false },
@@ -33,7 +34,8 @@ export function presentDeployment(d: DeploymentRecord, latestVersion: number) {
         lastUpdated: d.modified,
         steps: d.steps.map((s) => ({
           name: s.name,
-          status: s.status,
+          // Pulumi's step statuses have no "skipped": a step that never ran has not started.
+          status: s.status === 'skipped' ? 'not-started' : s.status,
           started: s.started ?? ZERO_TIME,
           lastUpdated: s.lastUpdated ?? ZERO_TIME,
         })),
@@ -48,6 +50,6 @@ export function presentDeployment(d: DeploymentRecord, latestVersion: number) {
       ],
       source: git ? { git: { repoURL: git.repoURL, branch: git.branch, commit: git.commit, repoDir: git.repoDir } } : {},
     },
-    updates: [],
+    updates,
   };
 }

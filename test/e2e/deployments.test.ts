@@ -121,7 +121,7 @@ test('a program whose Pulumi.yaml names another project fails with a clear messa
   const d = await waitForDeployment(sw, other, id);
   expect(d.status).toBe('failed');
   expect(d.message).toContain("Pulumi.yaml names the project 'website'");
-  expect(d.jobs[0].steps.map((s: { status: string }) => s.status)).toEqual(['failed', 'skipped']);
+  expect(d.jobs[0].steps.map((s: { status: string }) => s.status)).toEqual(['failed', 'not-started']);
 });
 
 test('a private repository is cloned with sealed basic-auth credentials that never reach the logs', async () => {

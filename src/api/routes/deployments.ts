@@ -12,6 +12,7 @@ import { apiError, badRequest, onInvalid } from '../errors';
 import { stackExists } from '../paging';
 import { requireJson } from '../json-body';
 import { presentDeployment } from '../present';
+import { nestedUpdate, stackHistory, updatesOf } from '../stack-updates';
 import { badToken, readLogs, TOKEN_PATTERN } from '../logs';
 import { streamLogs } from '../log-stream';
 import { ListQuery } from '../list-query';
@@ -69,8 +70,9 @@ export function deploymentRoutes(deps: ApiDeps) {
       const latest = await store.latestVersion(ref);
       if (latest === 0 && !(await stackExists(store, ref))) return apiError(c, 404, 'stack not found');
       const page = await store.listDeployments(ref, q);
+      const history = await stackHistory(deps, ref);
       return c.json({
-        deployments: page.deployments.map((d) => presentDeployment(d, latest)),
+        deployments: page.deployments.map((d) => presentDeployment(d, latest, updatesOf(history, d.id).map(nestedUpdate))),
         itemsPerPage: q.pageSize,
         total: page.total,
       });
@@ -79,13 +81,13 @@ export function deploymentRoutes(deps: ApiDeps) {
       const { version, ...ref } = c.req.valid('param');
       const d = await store.getDeploymentByVersion(ref, version);
       if (!d) return apiError(c, 404, 'deployment not found');
-      return c.json(presentDeployment(d, await store.latestVersion(ref)));
+      return c.json(presentDeployment(d, await store.latestVersion(ref), updatesOf(await stackHistory(deps, ref), d.id).map(nestedUpdate)));
     })
     .get('/:id', withId, async (c) => {
       const { id, ...ref } = c.req.valid('param');
       const d = await store.getDeployment(ref, id);
       if (!d) return apiError(c, 404, 'deployment not found');
-      return c.json(presentDeployment(d, await store.latestVersion(ref)));
+      return c.json(presentDeployment(d, await store.latestVersion(ref), updatesOf(await stackHistory(deps, ref), d.id).map(nestedUpdate)));
     })
     .get('/:id/logs', withId, zValidator('query', LogsQuery, onInvalid(['query'])), async (c) => {
       const { id, ...ref } = c.req.valid('param');

@@ -24,7 +24,9 @@ export function driftRoutes(deps: ApiDeps) {
     .get('/status', params, async (c) => {
       const ref = c.req.valid('param');
       if (!(await stackExists(store, ref))) return apiError(c, 404, 'stack not found');
-      return c.json(await store.driftStatus(ref));
+      const status = await store.driftStatus(ref);
+      // The spec requires the field: empty when the stack has had no drift run.
+      return c.json({ ...status, latestDriftRun: status.latestDriftRun ?? '' });
     });
 }
 

@@ -31,7 +31,8 @@ export function stackQueueRoutes(deps: ApiDeps) {
   const { store } = deps;
   const metadata = async (ref: StackRef) => {
     const { stackPaused, organizationPaused } = await store.pauseState(ref);
-    return { paused: stackPaused || organizationPaused, stackPaused, organizationPaused };
+    // No schedules exist yet; the spec requires the field.
+    return { paused: stackPaused || organizationPaused, stackPaused, organizationPaused, hasSchedules: false };
   };
 
   return new Hono()
@@ -69,6 +70,8 @@ export function orgQueueRoutes(deps: ApiDeps) {
     const n = (s: string) => counts[s] ?? 0;
     return {
       ...pause,
+      // 0: no organization-wide limit (each stack runs one deployment at a time).
+      concurrency: 0,
       deploymentCounts: {
         notStarted: n('not-started'),
         accepted: n('accepted'),

@@ -3,6 +3,7 @@ import { zValidator } from '@hono/zod-validator';
 import { z } from 'zod';
 import { StackName, StackRef } from '../../shared/names';
 import { PulumiState, type UpdateRecord } from '../../state/pulumi-state';
+import { stackHistory, updatesOf } from '../stack-updates';
 import { apiError, badRequest, onInvalid } from '../errors';
 import { PassphraseCrypter } from '../../state/passphrase-crypter';
 import { asServiceSecrets } from '../../state/service-secrets';
@@ -67,7 +68,7 @@ const nested = (u: UpdateRecord, latestVersion: number) => ({
  */
 export function stackRoutes(deps: ApiDeps) {
   const state = (org: string) => PulumiState.open(deps.stateBackendUrl(org));
-  const history = async (ref: StackRef) => (await state(ref.org)?.history(ref)) ?? [];
+  const history = (ref: StackRef) => stackHistory(deps, ref);
 
   // Decrypts a base64 ciphertext of the export with the stack's passphrase and the checkpoint's salt.
   const opener = async (ref: StackRef) => {
@@ -146,7 +147,7 @@ export function stackRoutes(deps: ApiDeps) {
       const d = await deps.store.getDeployment(ref, id);
       if (!d) return apiError(c, 404, 'deployment not found');
       const all = await history(ref);
-      return c.json(all.filter((u) => u.environment?.['ci.build.id'] === d.id).map((u) => nested(u, all.length)));
+      return c.json(updatesOf(all, d.id).map((u) => nested(u, all.length)));
     });
 }
 
