@@ -199,3 +199,19 @@ test('a field Stackwright cannot honour is refused by name', async () => {
   expect(r.code).not.toBe(0);
   expect(r.out).toContain('executorContext.executorImage');
 });
+
+test('settings pull, push and destroy', async () => {
+  await ok(['deployment', 'settings', 'pull', '--stack', fq]);
+  const file = join(project, 'Pulumi.dev.deploy.yaml');
+  const pulled = readFileSync(file, 'utf8');
+  expect(pulled).toContain(repo.url);
+  expect(pulled).toMatch(/ciphertext: v1:/);
+  expect(pulled).not.toContain(CANARY);
+  writeFileSync(file, pulled.replace('echo pre-run says hello', 'echo pushed back'));
+  await ok(['deployment', 'settings', 'push', '--stack', fq, '--yes']);
+  const pushed = (await sw.api(`${stackPath}/deployments/settings`)).body;
+  expect(pushed.operationContext.preRunCommands).toEqual(['echo pushed back']);
+  expect(pushed.operationContext.environmentVariables.API_SECRET).toEqual({ ciphertext: expect.stringMatching(/^v1:/) });
+  await ok(['deployment', 'settings', 'destroy', '--stack', fq, '--yes']);
+  expect((await sw.api(`${stackPath}/deployments/settings`)).status).toBe(404);
+});
