@@ -1,11 +1,12 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { zValidator } from '@hono/zod-validator';
-import { StackRef } from '../../shared/names';
+import { StackRef, stackKey } from '../../shared/names';
 import { DeploymentSettingsInput, type DeploymentSettings } from '../../shared/settings';
 import { sealSecrets } from '../../shared/secrets';
 import { mergeSettings, stripNulls } from '../../shared/merge';
 import { apiError, onInvalid } from '../errors';
 import { requireJson } from '../json-body';
+import { audit } from '../audit';
 import type { ApiDeps } from '../deps';
 
 const body = () => zValidator('json', DeploymentSettingsInput, onInvalid());
@@ -15,6 +16,8 @@ const params = zValidator('param', StackRef, onInvalid());
 export function settingsRoutes(deps: ApiDeps) {
   const seal = (s: object) => sealSecrets(s, deps.box.encrypt) as DeploymentSettings;
   const show = (s: { settings: DeploymentSettings; version: number }) => ({ ...s.settings, version: s.version });
+  const changed = (c: Context, ref: StackRef, event: 'settings.update' | 'settings.replace' | 'settings.delete', description: string) =>
+    audit(c, deps, { org: ref.org, event, target: stackKey(ref), description });
 
   return new Hono()
     .get('/', params, async (c) => {
@@ -25,14 +28,20 @@ export function settingsRoutes(deps: ApiDeps) {
       const ref = c.req.valid('param');
       const current = await deps.store.getSettings(ref);
       const merged = mergeSettings<DeploymentSettings>(current?.settings, seal(c.req.valid('json')));
-      return c.json(show(await deps.store.saveSettings(ref, merged)));
+      const saved = await deps.store.saveSettings(ref, merged);
+      await changed(c, ref, 'settings.update', `Updated the deployment settings (version ${saved.version})`);
+      return c.json(show(saved));
     })
     .put('/', params, requireJson, body(), async (c) => {
-      const saved = await deps.store.saveSettings(c.req.valid('param'), stripNulls(seal(c.req.valid('json'))));
+      const ref = c.req.valid('param');
+      const saved = await deps.store.saveSettings(ref, stripNulls(seal(c.req.valid('json'))));
+      await changed(c, ref, 'settings.replace', `Replaced the deployment settings (version ${saved.version})`);
       return c.json(show(saved));
     })
     .delete('/', params, async (c) => {
-      const deleted = await deps.store.deleteSettings(c.req.valid('param'));
-      return deleted ? c.body(null, 204) : apiError(c, 404, 'no deployment settings for this stack');
+      const ref = c.req.valid('param');
+      if (!(await deps.store.deleteSettings(ref))) return apiError(c, 404, 'no deployment settings for this stack');
+      await changed(c, ref, 'settings.delete', 'Deleted the deployment settings');
+      return c.body(null, 204);
     });
 }
