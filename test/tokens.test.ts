@@ -253,6 +253,7 @@ describe('tokens', () => {
     ['name', { role: 'viewer' }],
     ['name', { name: '', role: 'viewer' }],
     ['name', { name: ' leading space', role: 'viewer' }],
+    ['name', { name: 'trailing space ', role: 'viewer' }],
     ['name', { name: 'x'.repeat(65), role: 'viewer' }],
     ['role', { name: 'r1' }],
     ['role', { name: 'r2', role: 'owner' }],
@@ -275,6 +276,7 @@ describe('tokens', () => {
 
   test('names are unique, and the bootstrap token has its own', async () => {
     await createToken({ name: 'twice', role: 'viewer' });
+    expect(await createToken({ name: 'Jane Doe laptop', role: 'viewer' })).toMatchObject({ name: 'Jane Doe laptop' });
     expect((await call('POST', '/api/tokens', { body: { name: 'twice', role: 'admin' } })).status).toBe(409);
     expect((await call('POST', '/api/tokens', { body: { name: 'bootstrap-admin', role: 'admin' } })).status).toBe(409);
   });
@@ -433,7 +435,7 @@ describe('audit log', () => {
 
   test('a deployment a webhook queued is recorded with the webhook as its author', async () => {
     const repoUrl = 'https://git.example.com/audited/infra.git';
-    await store.saveSettings({ ...r, stack: 'hooked' }, { sourceContext: { git: { repoURL: repoUrl, branch: 'refs/heads/main' } }, vcs: { provider: 'custom', deployCommits: true } } as never);
+    await store.saveSettings({ ...r, stack: 'hooked' }, { sourceContext: { git: { repoURL: repoUrl, branch: 'refs/heads/main' } }, vcs: { provider: 'custom', deployCommits: true } });
     const body = JSON.stringify({ event: 'push', commit: 'b'.repeat(40), branch: 'main', repoUrl, sender: 'ci-bot' });
     const res = await call('POST', '/api/webhooks/generic-vcs', { token: null, body, headers: { 'X-Generic-VCS-Signature': signGenericVcs(GENERIC_SECRET, body) } });
     expect(res.status).toBe(202);

@@ -7,7 +7,10 @@ export const TokenName = z
   .string()
   .min(1, 'token name is required')
   .max(64, 'token name is at most 64 characters')
-  .regex(/^[A-Za-z0-9][A-Za-z0-9 ._@-]*$/, "token name may contain only letters, digits, spaces, '.', '_', '@' and '-', and must start with a letter or digit");
+  .regex(
+    /^[A-Za-z0-9](?:[A-Za-z0-9 ._@-]*[A-Za-z0-9._@-])?$/,
+    "token name may contain only letters, digits, spaces, '.', '_', '@' and '-', must start with a letter or digit and may not end with a space",
+  );
 
 /** Body of POST /api/tokens. A missing or null organization: every organization; a missing or null expiresAt: never. */
 export const CreateTokenRequest = z
