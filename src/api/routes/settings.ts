@@ -7,6 +7,7 @@ import { mergeSettings, stripNulls } from '../../shared/merge';
 import { apiError, onInvalid } from '../errors';
 import { requireJson } from '../json-body';
 import { audit } from '../audit';
+import type { AuditEvent } from '../../store/audit';
 import type { ApiDeps } from '../deps';
 
 const body = () => zValidator('json', DeploymentSettingsInput, onInvalid());
@@ -16,7 +17,7 @@ const params = zValidator('param', StackRef, onInvalid());
 export function settingsRoutes(deps: ApiDeps) {
   const seal = (s: object) => sealSecrets(s, deps.box.encrypt) as DeploymentSettings;
   const show = (s: { settings: DeploymentSettings; version: number }) => ({ ...s.settings, version: s.version });
-  const changed = (c: Context, ref: StackRef, event: 'settings.update' | 'settings.replace' | 'settings.delete', description: string) =>
+  const changed = (c: Context, ref: StackRef, event: Extract<AuditEvent, `settings.${string}`>, description: string) =>
     audit(c, deps, { org: ref.org, event, target: stackKey(ref), description });
 
   return new Hono()
