@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
 import { except } from 'hono/combine';
 import type { ApiDeps } from './deps';
@@ -13,6 +12,9 @@ import { webhookRoutes } from './routes/webhooks';
 import { orgDeploymentRoutes } from './routes/org-deployments';
 import { userRoutes } from './routes/user';
 import { projectRoutes, stackRoutes } from './routes/stack';
+import { tokenRoutes } from './routes/tokens';
+import { auditLogRoutes } from './routes/audit-logs';
+import { authenticate, authorize } from './auth';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -24,7 +26,7 @@ export function createApp(deps: ApiDeps) {
     .notFound((c) => apiError(c, 404, 'not found'))
     .get('/healthz', (c) => c.json({ ok: true }))
     // Webhooks authenticate by their signatures and have a limit of their own.
-    .use('/api/*', except('/api/webhooks/*', bearerAuth({ token: deps.token, prefix: 'token' })))
+    .use('/api/*', except('/api/webhooks/*', authenticate(deps), authorize))
     .use('/api/*', except('/api/webhooks/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') })))
     .use('/api/stacks/*', gunzipBody)
     .route('/', webhookRoutes(deps))
@@ -38,5 +40,7 @@ export function createApp(deps: ApiDeps) {
     .route(`${stack}/drift`, driftRoutes(deps))
     // Before orgQueueRoutes: GET / lists; the rest are pause, resume and metadata.
     .route('/api/orgs/:org/deployments', orgDeploymentRoutes(deps))
-    .route('/api/orgs/:org/deployments', orgQueueRoutes(deps));
+    .route('/api/orgs/:org/deployments', orgQueueRoutes(deps))
+    .route('/api/orgs/:org/auditlogs', auditLogRoutes(deps))
+    .route('/api/tokens', tokenRoutes(deps));
 }

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter } from 'kysely';
 import { repositoryKeysOf } from '../vcs/repository';
 import type { Database } from './schema';
 
@@ -99,6 +99,36 @@ const migrations: Record<string, Migration> = {
         const keys = repositoryKeysOf(JSON.parse(r.settings));
         if (keys.length) await typed.insertInto('stack_repositories').values(keys.map((k) => ({ ...k, org: r.org, project: r.project, stack: r.stack }))).execute();
       }
+    },
+  },
+  // API tokens with roles and organization scopes, and the audit log of changes.
+  '0005_tokens': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('api_tokens')
+        .addColumn('id', 'varchar(16)', (c) => c.primaryKey())
+        .addColumn('name', 'varchar(64)', (c) => c.notNull().unique())
+        .addColumn('role', 'varchar(16)', (c) => c.notNull())
+        .addColumn('org', 'varchar(64)')
+        .addColumn('hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addColumn('created_by', 'varchar(64)', (c) => c.notNull())
+        .addColumn('expires', 'varchar(40)')
+        .execute();
+      // Entries are ordered by id: timestamps of changes made in the same millisecond tie.
+      const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', postgres ? 'serial' : 'integer', (c) => (postgres ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addColumn('org', 'varchar(64)')
+        .addColumn('event', 'varchar(32)', (c) => c.notNull())
+        .addColumn('target', 'varchar(512)', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('actor', 'varchar(128)', (c) => c.notNull())
+        .addColumn('token_id', 'varchar(16)')
+        .execute();
+      await db.schema.createIndex('audit_log_org').on('audit_log').columns(['org', 'id']).execute();
     },
   },
 };

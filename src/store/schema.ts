@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 // Timestamps are ISO-8601 strings so SQLite and PostgreSQL store them alike.
 export interface Database {
   stack_settings: {
@@ -57,5 +59,27 @@ export interface Database {
     org: string;
     project: string;
     stack: string;
+  };
+  /** API tokens besides the bootstrap one; only a hash of each value is kept. */
+  api_tokens: {
+    id: string;
+    name: string; // unique
+    role: string;
+    org: string | null; // null: every organization
+    hash: string; // SHA-256 of the value, hex
+    created: string;
+    created_by: string; // name of the token that created it
+    expires: string | null;
+  };
+  /** Who changed what, newest by id. */
+  audit_log: {
+    id: Generated<number>;
+    created: string;
+    org: string | null; // null: a change to every organization (a token for all of them)
+    event: string;
+    target: string;
+    description: string;
+    actor: string; // the token's name, or the webhook that asked
+    token_id: string | null;
   };
 }

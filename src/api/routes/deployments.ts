@@ -16,6 +16,7 @@ import { nestedUpdate, stackHistory, updatesOf } from '../stack-updates';
 import { badToken, readLogs, TOKEN_PATTERN } from '../logs';
 import { streamLogs } from '../log-stream';
 import { ListQuery } from '../list-query';
+import { audit, deploymentTarget } from '../audit';
 import type { ApiDeps } from '../deps';
 
 const params = zValidator('param', StackRef, onInvalid());
@@ -57,7 +58,13 @@ export function deploymentRoutes(deps: ApiDeps) {
 
       const initiator = c.req.header('X-Pulumi-Deployment-Initiator')?.slice(0, 32) || 'api';
       try {
-        const record = await enqueueDeployment(deps, ref, { operation, settings, inheritSettings, initiator, requestedBy: 'api-token' });
+        const record = await enqueueDeployment(deps, ref, { operation, settings, inheritSettings, initiator, requestedBy: c.get('identity').name });
+        await audit(c, deps, {
+          org: ref.org,
+          event: 'deployment.create',
+          target: deploymentTarget(ref, record.id),
+          description: `Queued ${operation} deployment ${record.version}`,
+        });
         return c.json({ id: record.id, version: record.version, consoleUrl: consoleUrl(deps, ref, record.version, record.id) }, 202);
       } catch (err) {
         if (err instanceof QueueUnavailable) return apiError(c, 503, err.message);

@@ -2,11 +2,12 @@ import { Hono } from 'hono';
 import { zValidator } from '@hono/zod-validator';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
-import { OrgName, StackRef } from '../../shared/names';
+import { OrgName, StackRef, stackKey } from '../../shared/names';
 import { TERMINAL } from '../../shared/deployment';
 import { stackWorkflowId } from '../../shared/ids';
 import { cancelSignal, wakeSignal } from '../../workflows/definitions';
 import { apiError, onInvalid } from '../errors';
+import { audit, deploymentTarget } from '../audit';
 import type { ApiDeps } from '../deps';
 
 const stackParams = zValidator('param', StackRef, onInvalid());
@@ -41,12 +42,14 @@ export function stackQueueRoutes(deps: ApiDeps) {
       // As in Pulumi Deployments, only stacks with deployment settings can be paused.
       if (!(await store.getSettings(ref))) return apiError(c, 404, 'this stack has no deployment settings');
       await store.pause(ref.org, ref);
+      await audit(c, deps, { org: ref.org, event: 'stack.pause', target: stackKey(ref), description: "Paused the stack's deployment queue" });
       return c.json(await metadata(ref));
     })
     .post('/resume', stackParams, async (c) => {
       const ref = c.req.valid('param');
       await store.resume(ref.org, ref);
       await wake(deps, ref);
+      await audit(c, deps, { org: ref.org, event: 'stack.resume', target: stackKey(ref), description: "Resumed the stack's deployment queue" });
       return c.json(await metadata(ref));
     })
     .get('/metadata', stackParams, async (c) => c.json(await metadata(c.req.valid('param'))))
@@ -58,6 +61,7 @@ export function stackQueueRoutes(deps: ApiDeps) {
       const signalled = await signalQueue(deps, ref, (h) => h.signal(cancelSignal, id));
       // No queue workflow means nothing will ever run it: record the cancel directly.
       if (!signalled) await store.finishDeployment(id, 'skipped', 'Cancelled before it started.');
+      await audit(c, deps, { org: ref.org, event: 'deployment.cancel', target: deploymentTarget(ref, id), description: `Cancelled deployment ${d.version}` });
       return c.json({ id, version: d.version, cancelRequested: true });
     });
 }
@@ -88,6 +92,7 @@ export function orgQueueRoutes(deps: ApiDeps) {
     .post('/pause', orgParams, async (c) => {
       const { org } = c.req.valid('param');
       await store.pause(org);
+      await audit(c, deps, { org, event: 'organization.pause', target: org, description: "Paused the organization's deployment queues" });
       return c.json(await metadata(org));
     })
     .post('/resume', orgParams, async (c) => {
@@ -95,6 +100,7 @@ export function orgQueueRoutes(deps: ApiDeps) {
       await store.resume(org);
       // Only queues with waiting deployments can be paused on it.
       await Promise.all((await store.stacksWithQueued(org)).map((ref) => wake(deps, ref).catch(() => false)));
+      await audit(c, deps, { org, event: 'organization.resume', target: org, description: "Resumed the organization's deployment queues" });
       return c.json(await metadata(org));
     })
     .get('/metadata', orgParams, async (c) => c.json(await metadata(c.req.valid('param').org)));

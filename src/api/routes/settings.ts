@@ -1,12 +1,14 @@
 import { Hono, type Context } from 'hono';
 import { zValidator } from '@hono/zod-validator';
 import { z } from 'zod';
-import { StackRef } from '../../shared/names';
+import { StackRef, stackKey } from '../../shared/names';
 import { DeploymentSettingsInput, type DeploymentSettings } from '../../shared/settings';
 import { foreignCiphertexts, sealSecrets } from '../../shared/secrets';
 import { mergeSettings, stripNulls } from '../../shared/merge';
 import { apiError, badRequest, onInvalid } from '../errors';
 import { requireJson } from '../json-body';
+import { audit } from '../audit';
+import type { AuditEvent } from '../../store/audit';
 import type { ApiDeps } from '../deps';
 
 const body = () => zValidator('json', DeploymentSettingsInput, onInvalid());
@@ -24,6 +26,8 @@ export function settingsRoutes(deps: ApiDeps) {
     const issues = foreignCiphertexts(input, deps.box.decrypt);
     return issues.length ? badRequest(c, issues) : undefined;
   };
+  const changed = (c: Context, ref: StackRef, event: Extract<AuditEvent, `settings.${string}`>, description: string) =>
+    audit(c, deps, { org: ref.org, event, target: stackKey(ref), description });
 
   return new Hono()
     .get('/', params, async (c) => {
@@ -36,19 +40,24 @@ export function settingsRoutes(deps: ApiDeps) {
       const refused = foreign(c, input);
       if (refused) return refused;
       const current = await deps.store.getSettings(ref);
-      const merged = mergeSettings<DeploymentSettings>(current?.settings, seal(input));
-      return c.json(show(await deps.store.saveSettings(ref, merged)));
+      const saved = await deps.store.saveSettings(ref, mergeSettings<DeploymentSettings>(current?.settings, seal(input)));
+      await changed(c, ref, 'settings.update', `Updated the deployment settings (version ${saved.version})`);
+      return c.json(show(saved));
     })
     .put('/', params, requireJson, body(), async (c) => {
+      const ref = c.req.valid('param');
       const input = c.req.valid('json');
       const refused = foreign(c, input);
       if (refused) return refused;
-      const saved = await deps.store.saveSettings(c.req.valid('param'), stripNulls(seal(input)));
+      const saved = await deps.store.saveSettings(ref, stripNulls(seal(input)));
+      await changed(c, ref, 'settings.replace', `Replaced the deployment settings (version ${saved.version})`);
       return c.json(show(saved));
     })
     .delete('/', params, async (c) => {
-      const deleted = await deps.store.deleteSettings(c.req.valid('param'));
-      return deleted ? c.json(true) : apiError(c, 404, 'no deployment settings for this stack');
+      const ref = c.req.valid('param');
+      if (!(await deps.store.deleteSettings(ref))) return apiError(c, 404, 'no deployment settings for this stack');
+      await changed(c, ref, 'settings.delete', 'Deleted the deployment settings');
+      return c.json(true);
     })
     .post('/encrypt', params, requireJson, zValidator('json', SecretToEncrypt, onInvalid()), async (c) => {
       const plain = c.req.valid('json');

@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import { zValidator } from '@hono/zod-validator';
 import { z } from 'zod';
-import { StackName, StackRef } from '../../shared/names';
+import { StackName, StackRef, stackKey } from '../../shared/names';
+import { audit } from '../audit';
 import { PulumiState, type UpdateRecord } from '../../state/pulumi-state';
 import { stackHistory, updatesOf } from '../stack-updates';
 import { apiError, badRequest, onInvalid } from '../errors';
@@ -160,6 +161,7 @@ export function projectRoutes(deps: ApiDeps) {
     const ref = { ...c.req.valid('param'), stack: c.req.valid('json').stackName };
     if (await stackExists(deps.store, ref)) return apiError(c, 409, `stack ${ref.org}/${ref.project}/${ref.stack} already exists`);
     await deps.store.saveSettings(ref, {});
+    await audit(c, deps, { org: ref.org, event: 'stack.create', target: stackKey(ref), description: 'Created the stack' });
     return c.json({ messages: [] });
   });
 }

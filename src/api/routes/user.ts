@@ -1,17 +1,6 @@
 import { Hono } from 'hono';
-import { knownOrganizations } from '../../store/organizations';
+import { visibleOrganizations } from '../auth';
 import type { ApiDeps } from '../deps';
-
-/** Who a token acts as, in the shape Pulumi's `GET /api/user` gives it. */
-export interface ApiIdentity {
-  id: string;
-  name: string;
-  /** null: every organization. */
-  organization: string | null;
-}
-
-/** The bootstrap token's identity. */
-export const ADMIN_IDENTITY: ApiIdentity = { id: 'admin', name: 'admin', organization: null };
 
 const summary = (org: string) => ({ name: org, githubLogin: org, avatarUrl: '' });
 
@@ -20,12 +9,9 @@ const summary = (org: string) => ({ name: org, githubLogin: org, avatarUrl: '' }
  * token and its organizations), `GET /api/user/organizations/default` and `GET /api/capabilities`.
  */
 export function userRoutes(deps: ApiDeps) {
-  const identity = (): ApiIdentity => ADMIN_IDENTITY;
-  const organizations = async (who: ApiIdentity) => (who.organization ? [who.organization] : await knownOrganizations(deps.store.db));
-
   return new Hono()
     .get('/api/user', async (c) => {
-      const who = identity();
+      const who = c.get('identity');
       return c.json({
         id: who.id,
         name: who.name,
@@ -36,12 +22,13 @@ export function userRoutes(deps: ApiDeps) {
         identities: [],
         isManagedByMultiOrg: false,
         isOrgManaged: false,
-        organizations: (await organizations(who)).map((org) => ({ ...summary(org), role: 'member' })),
-        tokenInfo: { name: who.name, organization: who.organization ?? '', team: '' },
+        organizations: (await visibleOrganizations(who, deps.store)).map((org) => ({ ...summary(org), role: who.role === 'admin' ? 'admin' : 'member' })),
+        // Pulumi's TokenInfo, plus the token's Stackwright role.
+        tokenInfo: { name: who.name, organization: who.organization ?? '', team: '', role: who.role },
       });
     })
     .get('/api/user/organizations/default', async (c) => {
-      const [first] = await organizations(identity());
+      const [first] = await visibleOrganizations(c.get('identity'), deps.store);
       // The CLI then asks for stacks by their full name; an empty login means "no default".
       return c.json({ GitHubLogin: first ?? '', Messages: [] });
     })

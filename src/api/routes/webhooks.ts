@@ -5,6 +5,7 @@ import type { ApiDeps } from '../deps';
 import { apiError, badRequest } from '../errors';
 import { enqueueDeployment, QueueUnavailable } from '../enqueue';
 import { claimDelivery } from '../delivery';
+import { deploymentTarget, recordChange } from '../audit';
 import { isIgnored, type VcsEvent } from '../../vcs/event';
 import { githubPullRequestFiles } from '../../vcs/pull-request-files';
 import { parseGenericVcs, parseGitHub, parseGitLab, type Parsed } from '../../vcs/payloads';
@@ -120,6 +121,14 @@ export function webhookRoutes(deps: ApiDeps) {
       for (const p of plan.deploy) {
         const r = await enqueueDeployment(deps, p.ref, p.request);
         started.push({ stack: stackKey(p.ref), id: r.id, version: r.version, operation: p.request.operation });
+        await recordChange(deps, {
+          org: p.ref.org,
+          event: 'deployment.create',
+          target: deploymentTarget(p.ref, r.id),
+          description: `Queued ${p.request.operation} deployment ${r.version} (requested by ${p.request.requestedBy})`,
+          actor: `${intake.provider} webhook`,
+          tokenId: null,
+        });
       }
     } catch (err) {
       await handled({ ok: false, deployments: started.map((s) => `${s.stack}@${s.version}`) }).catch(() => undefined);
