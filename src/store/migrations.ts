@@ -1,6 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
-import { repositoryKeysOf } from '../vcs/repository';
-import type { Database } from './schema';
+import { repositoryKeysAt0004 } from './repository-keys-0004';
 
 // Append new migrations; never edit a released one.
 const migrations: Record<string, Migration> = {
@@ -92,11 +91,14 @@ const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('stack_repositories_pk', ['provider', 'repository', 'org', 'project', 'stack'])
         .execute();
       await db.schema.createIndex('stack_repositories_stack').on('stack_repositories').columns(['org', 'project', 'stack']).execute();
-      // Settings stored before this migration.
-      const typed = db as Kysely<Database>;
+      // Settings stored before this migration. Typed here, not by schema.ts: that describes today's tables.
+      const typed = db as Kysely<{
+        stack_settings: { org: string; project: string; stack: string; settings: string };
+        stack_repositories: { provider: string; repository: string; org: string; project: string; stack: string };
+      }>;
       const rows = await typed.selectFrom('stack_settings').select(['org', 'project', 'stack', 'settings']).execute();
       for (const r of rows) {
-        const keys = repositoryKeysOf(JSON.parse(r.settings));
+        const keys = repositoryKeysAt0004(JSON.parse(r.settings));
         if (keys.length) await typed.insertInto('stack_repositories').values(keys.map((k) => ({ ...k, org: r.org, project: r.project, stack: r.stack }))).execute();
       }
     },
