@@ -12,8 +12,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle
 import type { SharedActivities, WorkspaceActivities } from '../src/activities';
 import { resolveTools } from '../src/tools';
 import { SESSION_WORKER_OPTIONS } from '../src/worker';
-import { claimDelivery, deliveryWorkflowId } from '../src/api/delivery';
-import type { ApiDeps } from '../src/api/deps';
+import { claimDelivery, deliveryWorkflowId } from '../src/deployments/delivery';
 import { deployment, stackQueue } from '../src/workflows';
 import { cancelSignal, enqueueSignal, queueStateQuery, wakeSignal } from '../src/workflows/definitions';
 import { stepNames, type DeploymentInput, type DeploymentStatus } from '../src/shared/deployment';
@@ -88,7 +87,7 @@ function newInput(stack: StackRef, version: number, settings: DeploymentSettings
 
 type WorkspaceName = keyof WorkspaceActivities | 'reportDeployment';
 interface Call {
-  activity: WorkspaceName | 'setDeploymentStatus' | 'skipDeployment' | 'recoverStack';
+  activity: WorkspaceName | 'setDeploymentStatus' | 'skipDeployment' | 'recoverStack' | 'queueRemediation';
   id: string;
   /** Step index for steps, status for setDeploymentStatus. */
   step?: number;
@@ -103,6 +102,12 @@ type Hooks = Partial<Record<WorkspaceName, (id: string, input?: DeploymentInput)
   paused?: () => boolean;
   /** The retry the store would create for an interrupted deployment. */
   retry?: (input: DeploymentInput) => DeploymentInput | undefined;
+  /** The store's answer to a status write (false: the deployment had already ended). */
+  setDeploymentStatus?: (id: string, status: DeploymentStatus) => boolean | undefined;
+  /** What the Pulumi step returns (drift operations add driftDetected). */
+  summary?: (input: DeploymentInput) => Awaited<ReturnType<WorkspaceActivities['pulumiOperation']>>;
+  /** The remediation the store would record for a detection. */
+  remediation?: (detection: DeploymentInput) => DeploymentInput;
 };
 
 /**
@@ -121,6 +126,7 @@ function harness(hooks: Hooks = {}) {
     claimWorkspace: async () => sessionQueue,
     setDeploymentStatus: async (id, status, message) => {
       calls.push({ activity: 'setDeploymentStatus', id, status, message });
+      return hooks.setDeploymentStatus?.(id, status) ?? true;
     },
     reportDeployment: async (input, outcome) => {
       calls.push({ activity: 'reportDeployment', id: input.id, ...outcome });
@@ -135,6 +141,11 @@ function harness(hooks: Hooks = {}) {
       return 'The stack was recovered.';
     },
     retryDeployment: async (input) => hooks.retry?.(input),
+    queueRemediation: async (detection) => {
+      calls.push({ activity: 'queueRemediation', id: detection.id });
+      if (!hooks.remediation) throw ApplicationFailure.nonRetryable('no remediation expected');
+      return hooks.remediation(detection);
+    },
   };
   const workspace: WorkspaceActivities = {
     getSource: async (input, n) => {
@@ -145,7 +156,7 @@ function harness(hooks: Hooks = {}) {
     preRunCommand: (input, n, index) => step('preRunCommand', input, n, index),
     pulumiOperation: async (input, n) => {
       await step('pulumiOperation', input, n);
-      return { result: 'succeeded', resourceChanges: { create: 1 } };
+      return hooks.summary?.(input) ?? { result: 'succeeded', resourceChanges: { create: 1 } };
     },
     cleanupWorkspace: async (id) => {
       calls.push({ activity: 'cleanupWorkspace', id });
@@ -666,7 +677,7 @@ describe('deployment', () => {
 describe('webhookDelivery', () => {
   test('a delivery is claimed once, even by concurrent requests; a failed one may be claimed again', async () => {
     const h = harness();
-    const deps = { temporal: env.client, taskQueue: h.taskQueue } as unknown as ApiDeps;
+    const deps = { temporal: env.client, taskQueue: h.taskQueue };
     const id = randomUUID();
     const failing = randomUUID();
     await h.run(async () => {

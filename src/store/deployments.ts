@@ -4,7 +4,7 @@ import type { Database } from './schema';
 import { isUniqueViolation, stackColumns, type Clock } from './sql';
 import { stackKey, type StackRef } from '../shared/names';
 import type { DeploymentSettings } from '../shared/settings';
-import type { DeploymentStatus, Operation, StepStatus } from '../shared/deployment';
+import { TERMINAL, type DeploymentStatus, type Operation, type StepStatus } from '../shared/deployment';
 import type { ResourceChanges } from '../shared/drift';
 
 export interface StepRecord {
@@ -43,6 +43,13 @@ export interface NewDeployment {
   initiator: string;
   requestedBy: string;
   steps: string[];
+  /** Client-chosen key that makes the request idempotent, with a hash of what was asked. */
+  idempotency?: IdempotencyKey;
+}
+
+export interface IdempotencyKey {
+  key: string;
+  requestHash: string;
 }
 
 export interface ListOptions {
@@ -54,6 +61,9 @@ export interface ListOptions {
 }
 
 type DeploymentRow = Database['deployments'];
+
+/** A deployment request's idempotency key is already recorded for the stack. */
+export class IdempotencyKeyTaken extends Error {}
 
 /** Deployment records and their steps. */
 export class DeploymentStore {
@@ -82,6 +92,15 @@ export class DeploymentStore {
     const now = this.ts();
     const id = randomUUID();
     await this.db.transaction().execute(async (tx) => {
+      if (d.idempotency) {
+        const taken = await tx
+          .selectFrom('idempotency_keys')
+          .select('deployment_id')
+          .where((eb) => eb.and(stackColumns(ref)))
+          .where('key', '=', d.idempotency.key)
+          .executeTakeFirst();
+        if (taken) throw new IdempotencyKeyTaken(d.idempotency.key);
+      }
       const { max } = await tx
         .selectFrom('deployments')
         .select((eb) => eb.fn.max('version').as('max'))
@@ -111,8 +130,32 @@ export class DeploymentStore {
           .values(d.steps.map((name, idx) => ({ deployment_id: id, idx, name, status: 'not-started', started: null, last_updated: null })))
           .execute();
       }
+      // In the same transaction: a concurrent request with the same key fails here (and tries again).
+      if (d.idempotency) {
+        await tx
+          .insertInto('idempotency_keys')
+          .values({ ...stackColumns(ref), key: d.idempotency.key, request_hash: d.idempotency.requestHash, deployment_id: id, created: now })
+          .execute();
+      }
     });
     return (await this.getDeploymentById(id))!;
+  }
+
+  /** The deployment a stack's idempotency key was first used for, with the hash of that request. */
+  async findByIdempotencyKey(ref: StackRef, key: string): Promise<{ requestHash: string; deployment: DeploymentRecord } | undefined> {
+    const row = await this.db
+      .selectFrom('idempotency_keys')
+      .select(['request_hash', 'deployment_id'])
+      .where((eb) => eb.and(stackColumns(ref)))
+      .where('key', '=', key)
+      .executeTakeFirst();
+    const deployment = row && (await this.getDeploymentById(row.deployment_id));
+    return deployment && { requestHash: row.request_hash, deployment };
+  }
+
+  /** Frees a key whose deployment was never queued, so that a retry with it asks again. */
+  async releaseIdempotencyKey(deploymentId: string): Promise<void> {
+    await this.db.deleteFrom('idempotency_keys').where('deployment_id', '=', deploymentId).execute();
   }
 
   async getDeploymentById(id: string): Promise<DeploymentRecord | undefined> {
@@ -174,9 +217,19 @@ export class DeploymentStore {
     return Number(max ?? 0);
   }
 
-  async setStatus(id: string, status: DeploymentStatus, message?: string): Promise<void> {
+  /**
+   * Moves a deployment to `status` when it is in one of `from` (default: any), and never out of a
+   * final status: the guard is in the UPDATE itself, so a late or concurrent write cannot undo an
+   * outcome. Returns whether the status changed.
+   */
+  async setStatus(id: string, status: DeploymentStatus, message?: string, from?: readonly DeploymentStatus[]): Promise<boolean> {
+    return this.updateStatus(this.db, id, status, message, from);
+  }
+
+  private async updateStatus(db: Kysely<Database>, id: string, status: DeploymentStatus, message: string | undefined, from?: readonly DeploymentStatus[]): Promise<boolean> {
+    if (from?.length === 0) return false;
     const now = this.ts();
-    await this.db
+    let update = db
       .updateTable('deployments')
       .set((eb) => ({
         status,
@@ -185,9 +238,13 @@ export class DeploymentStore {
         ...(status === 'running' ? { started: eb.fn.coalesce('started', eb.val(now)) } : {}),
       }))
       .where('id', '=', id)
-      .execute();
+      .where('status', 'not in', TERMINAL);
+    if (from) update = update.where('status', 'in', from);
+    const r = await update.executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
+  /** Records a step's status; a finished deployment's steps stay as it closed them. */
   async setStep(id: string, idx: number, status: StepStatus): Promise<void> {
     const now = this.ts();
     await this.db
@@ -199,29 +256,49 @@ export class DeploymentStore {
       }))
       .where('deployment_id', '=', id)
       .where('idx', '=', idx)
+      .where(({ exists, selectFrom }) =>
+        exists(selectFrom('deployments').select('id').where('id', '=', id).where('status', 'not in', TERMINAL)),
+      )
       .execute();
   }
 
-  /** Records a deployment's end; steps still open end with it (failed) or are skipped. */
-  async finishDeployment(id: string, status: DeploymentStatus, message?: string): Promise<void> {
-    await this.setStatus(id, status, message);
-    await this.closeOpenSteps(id, status === 'succeeded' ? 'succeeded' : 'failed');
+  /**
+   * Records a deployment's end (when it is in one of `from`, and not already final); steps still
+   * open end with it (failed) or are skipped. Returns whether this call ended it.
+   */
+  async finishDeployment(id: string, status: DeploymentStatus, message?: string, from?: readonly DeploymentStatus[]): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      if (!(await this.updateStatus(tx, id, status, message, from))) return false;
+      await this.closeSteps(tx, id, status === 'succeeded' ? 'succeeded' : 'failed');
+      return true;
+    });
   }
 
   /** Marks every step still running (or waiting) when a deployment ends early. */
   async closeOpenSteps(id: string, status: StepStatus): Promise<void> {
-    await this.db
+    await this.closeSteps(this.db, id, status);
+  }
+
+  private async closeSteps(db: Kysely<Database>, id: string, status: StepStatus): Promise<void> {
+    await db
       .updateTable('deployment_steps')
       .set({ status, last_updated: this.ts() })
       .where('deployment_id', '=', id)
       .where('status', '=', 'running')
       .execute();
-    await this.db
+    await db
       .updateTable('deployment_steps')
       .set({ status: 'skipped' })
       .where('deployment_id', '=', id)
       .where('status', '=', 'not-started')
       .execute();
+  }
+
+  /** Deployments in one of these statuses, oldest first (what the reconciler checks). */
+  async listByStatus(statuses: readonly DeploymentStatus[], limit: number): Promise<DeploymentRecord[]> {
+    if (statuses.length === 0) return [];
+    const rows = await this.db.selectFrom('deployments').selectAll().where('status', 'in', statuses).orderBy('created').limit(limit).execute();
+    return this.hydrate(rows);
   }
 
   /** Adds a step after the planned ones (e.g. recovery) unless it exists, and returns its index. */

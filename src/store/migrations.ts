@@ -103,6 +103,24 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  // Idempotent deployment requests, and finding unfinished deployments across organizations (the reconciler).
+  '0006_reliability': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('key', 'varchar(255)', (c) => c.notNull())
+        .addColumn('request_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('deployment_id', 'varchar(36)', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['org', 'project', 'stack', 'key'])
+        .execute();
+      await db.schema.createIndex('idempotency_keys_deployment').on('idempotency_keys').column('deployment_id').execute();
+      await db.schema.createIndex('deployments_status').on('deployments').column('status').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -58,4 +58,14 @@ export interface Database {
     project: string;
     stack: string;
   };
+  /** Idempotency-Key headers of deployment requests, per stack, with the deployment each created. */
+  idempotency_keys: {
+    org: string;
+    project: string;
+    stack: string;
+    key: string;
+    request_hash: string; // sha256 of the request, to tell a retry from a different request
+    deployment_id: string;
+    created: string;
+  };
 }

@@ -14,7 +14,7 @@ import { LogStore, type LogLine } from './logs';
 import { PauseStore } from './pauses';
 
 export type { StoredSettings } from './settings';
-export type { StepRecord, DeploymentRecord, NewDeployment, ListOptions } from './deployments';
+export type { StepRecord, DeploymentRecord, NewDeployment, ListOptions, IdempotencyKey } from './deployments';
 export type { DriftRunRecord, DriftStatus } from './drift';
 export type { LogLine } from './logs';
 
@@ -59,6 +59,15 @@ export class Store {
   createDeployment(ref: StackRef, d: NewDeployment): Promise<DeploymentRecord> {
     return this.deployments.createDeployment(ref, d);
   }
+  findByIdempotencyKey(ref: StackRef, key: string): Promise<{ requestHash: string; deployment: DeploymentRecord } | undefined> {
+    return this.deployments.findByIdempotencyKey(ref, key);
+  }
+  releaseIdempotencyKey(deploymentId: string): Promise<void> {
+    return this.deployments.releaseIdempotencyKey(deploymentId);
+  }
+  listByStatus(statuses: readonly DeploymentStatus[], limit: number): Promise<DeploymentRecord[]> {
+    return this.deployments.listByStatus(statuses, limit);
+  }
   getDeploymentById(id: string): Promise<DeploymentRecord | undefined> {
     return this.deployments.getDeploymentById(id);
   }
@@ -77,14 +86,14 @@ export class Store {
   latestVersion(ref: StackRef): Promise<number> {
     return this.deployments.latestVersion(ref);
   }
-  setStatus(id: string, status: DeploymentStatus, message?: string): Promise<void> {
-    return this.deployments.setStatus(id, status, message);
+  setStatus(id: string, status: DeploymentStatus, message?: string, from?: readonly DeploymentStatus[]): Promise<boolean> {
+    return this.deployments.setStatus(id, status, message, from);
   }
   setStep(id: string, idx: number, status: StepStatus): Promise<void> {
     return this.deployments.setStep(id, idx, status);
   }
-  finishDeployment(id: string, status: DeploymentStatus, message?: string): Promise<void> {
-    return this.deployments.finishDeployment(id, status, message);
+  finishDeployment(id: string, status: DeploymentStatus, message?: string, from?: readonly DeploymentStatus[]): Promise<boolean> {
+    return this.deployments.finishDeployment(id, status, message, from);
   }
   closeOpenSteps(id: string, status: StepStatus): Promise<void> {
     return this.deployments.closeOpenSteps(id, status);

@@ -1,0 +1,32 @@
+import type { Store } from '../store/store';
+import type { DeploymentStatus } from '../shared/deployment';
+import { isFinal, movesTo, WAITING } from './status';
+
+// The one place that changes a deployment's status. Each write names the statuses it may move from
+// (status.ts) and the store refuses to leave a final status, so a late, repeated or concurrent
+// write (an activity retried after its deployment ended, the reconciler, a cancel) changes nothing.
+// Each returns whether it moved the deployment.
+
+/** Records the outcome; steps still open close with it. */
+export function finish(store: Store, id: string, status: DeploymentStatus, message?: string): Promise<boolean> {
+  if (!isFinal(status)) throw new TypeError(`'${status}' is not a final status`);
+  return store.finishDeployment(id, status, message, movesTo(status));
+}
+
+/** A queued deployment that will never run (cancelled, superseded, expired); one that started is left alone. */
+export function skipQueued(store: Store, id: string, message: string): Promise<boolean> {
+  return store.finishDeployment(id, 'skipped', message, WAITING);
+}
+
+/** A deployment whose queueing failed: it fails unless its queue already started it. */
+export function failUnqueued(store: Store, id: string, message: string): Promise<boolean> {
+  return store.finishDeployment(id, 'failed', message, ['not-started']);
+}
+
+/**
+ * Any forward move. Moving to running is the deployment workflow's claim: a deployment that already
+ * ended (failed to queue, cancelled, reconciled) is never run, however its workflow came to start.
+ */
+export function advance(store: Store, id: string, status: DeploymentStatus, message?: string): Promise<boolean> {
+  return isFinal(status) ? finish(store, id, status, message) : store.setStatus(id, status, message, movesTo(status));
+}
