@@ -472,6 +472,91 @@ describe('stackQueue rules', () => {
   });
 });
 
+describe('stackQueue outcomes', () => {
+  const enqueue = (h: ReturnType<typeof harness>, stack: StackRef, d: DeploymentInput) =>
+    env.client.workflow.signalWithStart(stackQueue, {
+      taskQueue: h.taskQueue,
+      workflowId: stackWorkflowId(stack),
+      args: [{ stack }],
+      signal: enqueueSignal,
+      signalArgs: [d],
+    });
+  const final = (h: ReturnType<typeof harness>, id: string) =>
+    h.calls.find((c) => c.id === id && c.activity === 'setDeploymentStatus' && c.status !== 'running');
+
+  test('a detection that finds drift has the workflow queue its remediation, which runs before what was queued earlier', async () => {
+    const stack = newStack();
+    const remediating: DeploymentSettings = { operationContext: { options: { remediateIfDriftDetected: true } } };
+    const detection: DeploymentInput = { ...newInput(stack, 1, remediating), operation: 'detect-drift' };
+    const waiting = newInput(stack, 2);
+    const remediation: DeploymentInput = { ...newInput(stack, 3, remediating), operation: 'remediate-drift' };
+    const release = deferred();
+    const order: string[] = [];
+    const h = harness({
+      pulumiOperation: async (id) => {
+        order.push(id);
+        if (id === detection.id) await release.promise;
+      },
+      summary: (input) =>
+        input.id === detection.id ? { result: 'succeeded', resourceChanges: { update: 1 }, driftDetected: true } : { result: 'succeeded', resourceChanges: { same: 1 } },
+      remediation: () => remediation,
+    });
+    await h.run(async () => {
+      await enqueue(h, stack, detection);
+      await eventually('the detection in pulumi', () => (order.length === 1 ? true : undefined));
+      await enqueue(h, stack, waiting);
+      release.resolve();
+      await eventually('all three ran', () => ([detection, waiting, remediation].every((d) => final(h, d.id)) ? true : undefined));
+    });
+    // Recorded before the detection's outcome, from its result; the queue runs it next.
+    expect(h.callsFor(detection.id).map((c) => `${c.activity}${c.status ? `:${c.status}` : ''}`).slice(-3)).toEqual([
+      'queueRemediation',
+      'setDeploymentStatus:succeeded',
+      'cleanupWorkspace',
+    ]);
+    expect(order).toEqual([detection.id, remediation.id, waiting.id]);
+    // The waiting update finds no drift to act on: one remediation only.
+    expect(h.calls.filter((c) => c.activity === 'queueRemediation')).toHaveLength(1);
+    await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
+    if (RECORD) {
+      await recordHistory('deployment-drift-remediation', deploymentWorkflowId(stack, 1));
+      await recordHistory('stack-queue-remediation', stackWorkflowId(stack));
+    }
+  });
+
+  test('a deployment workflow terminated from outside gets its record failed by the queue, which moves on', async () => {
+    const stack = newStack();
+    const [first, second] = [1, 2].map((v) => newInput(stack, v));
+    const inPulumi = deferred();
+    const h = harness({
+      pulumiOperation: async (id) => {
+        if (id !== first.id) return;
+        inPulumi.resolve();
+        // Heartbeats fail once the workflow is gone, which cancels the activity.
+        const ctx = Context.current();
+        const beat = setInterval(() => ctx.heartbeat(), 200);
+        await ctx.cancelled.catch(() => undefined).finally(() => clearInterval(beat));
+      },
+    });
+    await h.run(async () => {
+      await enqueue(h, stack, first);
+      await enqueue(h, stack, second);
+      await inPulumi.promise;
+      await env.client.workflow.getHandle(deploymentWorkflowId(stack, 1)).terminate('stuck, terminated from the UI');
+      await eventually('v2 ran', () => final(h, second.id));
+    });
+    expect(final(h, first.id)).toEqual({
+      activity: 'setDeploymentStatus',
+      id: first.id,
+      status: 'failed',
+      message: "Failed: the deployment's workflow was terminated before it recorded an outcome.",
+    });
+    expect(final(h, second.id)).toMatchObject({ status: 'succeeded' });
+    await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
+    if (RECORD) await recordHistory('stack-queue-child-terminated', stackWorkflowId(stack));
+  });
+});
+
 describe('stackQueue expiry (time-skipping server)', () => {
   test('each queued deployment is skipped once it has waited 7 days, and not before', async () => {
     const skipping = await TestWorkflowEnvironment.createTimeSkipping({
@@ -536,6 +621,17 @@ describe('deployment', () => {
     // The search attribute follows the status.
     expect((await statusOf(workflowId)).get(StatusAttr)).toBe('succeeded');
     if (RECORD) await recordHistory('deployment-succeeded', workflowId);
+  });
+
+  test('a deployment that already ended (its claim fails) runs nothing', async () => {
+    const h = harness({ setDeploymentStatus: (_id, status) => status !== 'running' });
+    const input = newInput(newStack(), 1);
+    const workflowId = `deployment-test-${input.id}`;
+
+    await expect(runDeployment(h, input, workflowId)).resolves.toEqual({ status: 'skipped', message: 'Not run: the deployment had already ended.' });
+
+    expect(h.callsFor(input.id)).toEqual([{ activity: 'setDeploymentStatus', id: input.id, status: 'running' }]);
+    expect((await statusOf(workflowId)).get(StatusAttr)).toBe('skipped');
   });
 
   test('skipInstallDependencies removes the install step', async () => {

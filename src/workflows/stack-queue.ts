@@ -145,7 +145,8 @@ export async function stackQueue({ stack, queued = [] }: StackQueueInput): Promi
 
 function closedWithoutResult(err: unknown): string {
   const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
-  if (cause instanceof TerminatedFailure) return `Failed: the deployment's workflow was terminated (${cause.message || 'no reason given'}) before it recorded an outcome.`;
+  // The termination's reason is not passed to the parent; the workflow's history has it.
+  if (cause instanceof TerminatedFailure) return "Failed: the deployment's workflow was terminated before it recorded an outcome.";
   if (cause instanceof TimeoutFailure) return "Failed: the deployment's workflow timed out before it recorded an outcome.";
   const why = cause instanceof Error ? cause.message : String(cause);
   return `Failed: the deployment's workflow ended without recording an outcome: ${why}`;
