@@ -8,7 +8,7 @@ import { isFinal, movesTo, WAITING } from './status';
 // Each returns whether it moved the deployment.
 
 /** Records the outcome; steps still open close with it. */
-export function finish(store: Store, id: string, status: DeploymentStatus, message?: string): Promise<boolean> {
+export async function finish(store: Store, id: string, status: DeploymentStatus, message?: string): Promise<boolean> {
   if (!isFinal(status)) throw new TypeError(`'${status}' is not a final status`);
   return store.finishDeployment(id, status, message, movesTo(status));
 }
