@@ -470,20 +470,6 @@ describe('stackQueue rules', () => {
     await queue.terminate('test done');
     if (RECORD) await recordHistory('stack-queue-paused', stackWorkflowId(stack));
   });
-});
-
-describe('stackQueue outcomes', () => {
-  const enqueue = (h: ReturnType<typeof harness>, stack: StackRef, d: DeploymentInput) =>
-    env.client.workflow.signalWithStart(stackQueue, {
-      taskQueue: h.taskQueue,
-      workflowId: stackWorkflowId(stack),
-      args: [{ stack }],
-      signal: enqueueSignal,
-      signalArgs: [d],
-    });
-  const final = (h: ReturnType<typeof harness>, id: string) =>
-    h.calls.find((c) => c.id === id && c.activity === 'setDeploymentStatus' && c.status !== 'running');
-
   test('a detection that finds drift has the workflow queue its remediation, which runs before what was queued earlier', async () => {
     const stack = newStack();
     const remediating: DeploymentSettings = { operationContext: { options: { remediateIfDriftDetected: true } } };
@@ -506,7 +492,7 @@ describe('stackQueue outcomes', () => {
       await eventually('the detection in pulumi', () => (order.length === 1 ? true : undefined));
       await enqueue(h, stack, waiting);
       release.resolve();
-      await eventually('all three ran', () => ([detection, waiting, remediation].every((d) => final(h, d.id)) ? true : undefined));
+      await eventually('all three ran', () => ([detection, waiting, remediation].every((d) => finished(h, d.id)) ? true : undefined));
     });
     // Recorded before the detection's outcome, from its result; the queue runs it next.
     expect(h.callsFor(detection.id).map((c) => `${c.activity}${c.status ? `:${c.status}` : ''}`).slice(-3)).toEqual([
@@ -543,15 +529,15 @@ describe('stackQueue outcomes', () => {
       await enqueue(h, stack, second);
       await inPulumi.promise;
       await env.client.workflow.getHandle(deploymentWorkflowId(stack, 1)).terminate('stuck, terminated from the UI');
-      await eventually('v2 ran', () => final(h, second.id));
+      await eventually('v2 ran', () => finished(h, second.id));
     });
-    expect(final(h, first.id)).toEqual({
+    expect(finished(h, first.id)).toEqual({
       activity: 'setDeploymentStatus',
       id: first.id,
       status: 'failed',
       message: "Failed: the deployment's workflow was terminated before it recorded an outcome.",
     });
-    expect(final(h, second.id)).toMatchObject({ status: 'succeeded' });
+    expect(finished(h, second.id)).toMatchObject({ status: 'succeeded' });
     await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
     if (RECORD) await recordHistory('stack-queue-child-terminated', stackWorkflowId(stack));
   });

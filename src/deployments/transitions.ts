@@ -24,9 +24,16 @@ export function failUnqueued(store: Store, id: string, message: string): Promise
 }
 
 /**
- * Any forward move. Moving to running is the deployment workflow's claim: a deployment that already
- * ended (failed to queue, cancelled, reconciled) is never run, however its workflow came to start.
+ * The deployment workflow's claim, before it runs anything: false when the deployment already ended
+ * (never queued, cancelled, reconciled), which must then not run. Claiming a running deployment again
+ * succeeds (a retried activity, a reset workflow): Temporal runs one workflow per deployment ID at a time.
  */
+export function claim(store: Store, id: string): Promise<boolean> {
+  return store.setStatus(id, 'running', undefined, [...WAITING, 'running']);
+}
+
+/** Any forward move; to running, the claim. */
 export function advance(store: Store, id: string, status: DeploymentStatus, message?: string): Promise<boolean> {
+  if (status === 'running') return claim(store, id);
   return isFinal(status) ? finish(store, id, status, message) : store.setStatus(id, status, message, movesTo(status));
 }
