@@ -27,5 +27,36 @@ export default tseslint.config(
       'no-restricted-imports': ['error', ...builtinModules.flatMap((m) => [m, `node:${m}`])],
     },
   },
+  // Layers: api → deployments → workflows / activities → store. A layer never imports one above it;
+  // workflows reach activities only through their types (they call them by name).
+  ...layers({
+    'src/api/**/*.ts': { forbidden: ['activities', 'workflows'], why: 'the API reaches Temporal and the activities through src/deployments' },
+    'src/deployments/**/*.ts': { forbidden: ['api'], why: 'the domain layer is below the API' },
+    'src/activities/**/*.ts': { forbidden: ['api', 'workflows'], why: 'activities are below the API and never run workflow code' },
+    'src/workflows/**/*.ts': { forbidden: ['api', 'deployments', 'store'], typesOnly: ['activities'], why: 'workflow code is deterministic: it calls activities by name' },
+    'src/store/**/*.ts': { forbidden: ['api', 'deployments', 'workflows', 'activities'], why: 'the store is the bottom layer' },
+    'src/state/**/*.ts': { forbidden: ['api', 'deployments', 'workflows', 'activities', 'store'], why: "Pulumi's state backend is read at the bottom layer, beside the store" },
+    'src/shared/**/*.ts': { forbidden: ['api', 'deployments', 'workflows', 'activities', 'store'], why: 'shared schemas are used by every layer' },
+  }),
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly' } } },
 );
+
+/** One `@typescript-eslint/no-restricted-imports` block per layer (the plain rule is taken by the sandbox's list). */
+function layers(spec) {
+  // Another top-level directory of src/ is reached by going up: ../x, ../../x/y.
+  const dirs = (names) => `^(\\.\\./)+(${names.join('|')})(/|$)`;
+  return Object.entries(spec).map(([files, { forbidden, typesOnly = [], why }]) => ({
+    files: [files],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: dirs(forbidden), message: `layering: ${why}.` },
+            ...(typesOnly.length ? [{ regex: dirs(typesOnly), allowTypeImports: true, message: `layering: ${why}.` }] : []),
+          ],
+        },
+      ],
+    },
+  }));
+}

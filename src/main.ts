@@ -9,6 +9,7 @@ import { connectClient, connectWorker, registerSearchAttributes } from './tempor
 import { openDatabase } from './store/db';
 import { Store } from './store/store';
 import { apiDeps, createApp } from './api/app';
+import { startReconciler } from './deployments/reconciler';
 import { createWorkers, runWorkers } from './worker';
 
 const log = createLogger();
@@ -22,7 +23,9 @@ async function runApi(config: Config): Promise<void> {
   const server = serve({ fetch: app.fetch, hostname: config.STACKWRIGHT_HOST, port: config.STACKWRIGHT_PORT }, () =>
     log.info(`API listening on ${config.publicUrl}`),
   );
-  const stop = () => server.close(() => void temporal.connection.close().then(() => store.db.destroy()));
+  // Deployments whose workflow closed without an outcome (terminated from the UI, timed out) are failed.
+  const reconciler = startReconciler({ store, temporal, log });
+  const stop = () => server.close(() => void reconciler.stop().then(() => temporal.connection.close()).then(() => store.db.destroy()));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

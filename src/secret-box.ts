@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 
 /** AES-256-GCM for secrets at rest. Ciphertext format: `v1:<base64 iv|tag|data>`. */
 export class SecretBox {
@@ -12,6 +12,9 @@ export class SecretBox {
     const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     return `v1:${Buffer.concat([iv, cipher.getAuthTag(), data]).toString('base64')}`;
   };
+
+  /** A keyed digest: stored fingerprints of requests holding secrets cannot be guessed offline. */
+  mac = (text: string): string => createHmac('sha256', this.key).update(text).digest('hex');
 
   decrypt = (ciphertext: string): string => {
     const raw = Buffer.from(ciphertext.replace(/^v1:/, ''), 'base64');

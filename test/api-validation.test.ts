@@ -1130,6 +1130,64 @@ describe('settings that are accepted', () => {
   });
 });
 
+describe('Idempotency-Key', () => {
+  const post = (s: StackRef, body: unknown, key?: string) => call('POST', deploymentsPath(s), { body, headers: key === undefined ? {} : { 'Idempotency-Key': key } });
+
+  test('the same key and body answer the same deployment, queued once; another body with the key is 422', async () => {
+    const s = ref('idempotent');
+    expect((await call('PUT', settingsPath(s), { body: validSettings })).status).toBe(200);
+    const before = signals.length;
+    const first = await post(s, { operation: 'update', operationContext: { environmentVariables: { A: 'x', B: 'y' } } }, 'req-1');
+    expect(first.status).toBe(202);
+    expect(first.headers.get('Idempotent-Replayed')).toBeNull();
+    // The same request (its JSON keys in another order) sent again.
+    const again = await post(s, { operationContext: { environmentVariables: { B: 'y', A: 'x' } }, operation: 'update' }, 'req-1');
+    expect(again.status).toBe(202);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.get('Idempotent-Replayed')).toBe('true');
+    // It has not started: queued again, which the queue ignores (it holds the deployment already).
+    expect(signals.slice(before).map((x) => x.options.signalArgs[0].id)).toEqual([first.body.id, first.body.id]);
+
+    const other = await post(s, { operation: 'destroy' }, 'req-1');
+    expectError(other, 422);
+    expect(other.body.message).toContain("Idempotency-Key 'req-1' was already used for a different request");
+    // Without a key, or with another, it is a new deployment.
+    expect((await post(s, { operation: 'update' })).body.version).toBe(2);
+    expect((await post(s, { operation: 'update' }, 'req-2')).body.version).toBe(3);
+    expect((await call('GET', deploymentsPath(s))).body.total).toBe(3);
+  });
+
+  test('a key that is not 1 to 255 printable characters is a 400 naming the header', async () => {
+    const s = ref('idempotent-bad');
+    expect((await call('PUT', settingsPath(s), { body: validSettings })).status).toBe(200);
+    expectBadRequest(await post(s, { operation: 'update' }, 'has space'), 'header.Idempotency-Key');
+    expectBadRequest(await post(s, { operation: 'update' }, 'x'.repeat(256)), 'header.Idempotency-Key');
+    expect((await call('GET', deploymentsPath(s))).body.total).toBe(0);
+  });
+
+  test('after a 503 nothing runs, and a retry with the same key queues a new deployment', async () => {
+    const s = ref('idempotent-503');
+    expect((await call('PUT', settingsPath(s), { body: validSettings })).status).toBe(200);
+    signalFailure = new Error('connection refused');
+    let res: Res;
+    try {
+      res = await post(s, { operation: 'update' }, 'req-503');
+    } finally {
+      signalFailure = undefined;
+    }
+    expectError(res, 503);
+    expect(res.body.message).toContain('nothing was queued and nothing will run');
+    const retry = await post(s, { operation: 'update' }, 'req-503');
+    expect(retry.status).toBe(202);
+    expect(retry.headers.get('Idempotent-Replayed')).toBeNull();
+    const list = (await call('GET', deploymentsPath(s))).body.deployments.map((d: any) => [d.version, d.status]);
+    expect(list).toEqual([
+      [2, 'not-started'],
+      [1, 'failed'],
+    ]);
+  });
+});
+
 describe('webhooks without a configured secret', () => {
   test.each([
     ['/api/webhooks/github', 'STACKWRIGHT_GITHUB_WEBHOOK_SECRET'],

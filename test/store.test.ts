@@ -8,6 +8,7 @@ import { openDatabase } from '../src/store/db';
 import { migrate, migrationProvider } from '../src/store/migrations';
 import type { Database } from '../src/store/schema';
 import { Store } from '../src/store/store';
+import { IdempotencyKeyTaken } from '../src/store/deployments';
 import { storeBackends } from './helpers/backends';
 
 // The same contract on SQLite and on PostgreSQL.
@@ -110,6 +111,39 @@ describe.each(storeBackends())('store on %s', (_name, url) => {
     expect(got.started).not.toBeNull();
     expect(got.steps.map((s) => s.status)).toEqual(['succeeded', 'failed', 'skipped']);
     expect(await store.getDeployment({ ...ref, stack: 'prod' }, d.id)).toBeUndefined();
+  });
+
+  test('a final status is never rewritten, and step writes after it change nothing', async () => {
+    const d = await store.createDeployment(ref, { operation: 'update', settings: {}, inheritSettings: true, initiator: 'api', requestedBy: 't', steps: ['A', 'B'] });
+    expect(await store.setStatus(d.id, 'running')).toBe(true);
+    await store.setStep(d.id, 0, 'running');
+    expect(await store.finishDeployment(d.id, 'failed', 'terminated')).toBe(true);
+    // Late writes, as from an activity that outlived its workflow.
+    expect(await store.setStatus(d.id, 'running')).toBe(false);
+    expect(await store.setStatus(d.id, 'succeeded', 'late')).toBe(false);
+    expect(await store.finishDeployment(d.id, 'succeeded')).toBe(false);
+    await store.setStep(d.id, 0, 'succeeded');
+    await store.setStep(d.id, 1, 'running');
+    expect(await store.getDeploymentById(d.id)).toMatchObject({ status: 'failed', message: 'terminated', steps: [{ status: 'failed' }, { status: 'skipped' }] });
+    // `from` limits a move further: a skip only takes a deployment that has not started.
+    const running = await store.createDeployment(ref, { operation: 'update', settings: {}, inheritSettings: true, initiator: 'api', requestedBy: 't', steps: [] });
+    await store.setStatus(running.id, 'running');
+    expect(await store.finishDeployment(running.id, 'skipped', 'too late', ['not-started'])).toBe(false);
+    expect((await store.getDeploymentById(running.id))!.status).toBe('running');
+  });
+
+  test('an idempotency key names one deployment per stack until it is released', async () => {
+    const stack = { ...ref, stack: 'idem' };
+    const make = (s = stack) =>
+      store.createDeployment(s, { operation: 'update', settings: {}, inheritSettings: true, initiator: 'api', requestedBy: 't', steps: [], idempotency: { key: 'k-1', requestHash: 'h' } });
+    const d = await make();
+    expect(await store.findByIdempotencyKey(stack, 'k-1')).toEqual({ requestHash: 'h', deployment: expect.objectContaining({ id: d.id }) });
+    await expect(make()).rejects.toThrow(IdempotencyKeyTaken);
+    // Keys are per stack.
+    expect((await make({ ...stack, stack: 'idem2' })).version).toBe(1);
+    await store.releaseIdempotencyKey(d.id);
+    expect(await store.findByIdempotencyKey(stack, 'k-1')).toBeUndefined();
+    expect((await make()).version).toBe(2);
   });
 
   test('drift runs pair a detection with the remediation it queued; status follows the last successful one', async () => {

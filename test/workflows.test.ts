@@ -12,8 +12,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle
 import type { SharedActivities, WorkspaceActivities } from '../src/activities';
 import { resolveTools } from '../src/tools';
 import { SESSION_WORKER_OPTIONS } from '../src/worker';
-import { claimDelivery, deliveryWorkflowId } from '../src/api/delivery';
-import type { ApiDeps } from '../src/api/deps';
+import { claimDelivery, deliveryWorkflowId } from '../src/deployments/delivery';
 import { deployment, stackQueue } from '../src/workflows';
 import { cancelSignal, enqueueSignal, queueStateQuery, wakeSignal } from '../src/workflows/definitions';
 import { stepNames, type DeploymentInput, type DeploymentStatus } from '../src/shared/deployment';
@@ -88,7 +87,7 @@ function newInput(stack: StackRef, version: number, settings: DeploymentSettings
 
 type WorkspaceName = keyof WorkspaceActivities | 'reportDeployment';
 interface Call {
-  activity: WorkspaceName | 'setDeploymentStatus' | 'skipDeployment' | 'recoverStack';
+  activity: WorkspaceName | 'setDeploymentStatus' | 'skipDeployment' | 'recoverStack' | 'queueRemediation';
   id: string;
   /** Step index for steps, status for setDeploymentStatus. */
   step?: number;
@@ -103,6 +102,12 @@ type Hooks = Partial<Record<WorkspaceName, (id: string, input?: DeploymentInput)
   paused?: () => boolean;
   /** The retry the store would create for an interrupted deployment. */
   retry?: (input: DeploymentInput) => DeploymentInput | undefined;
+  /** The store's answer to a status write (false: the deployment had already ended). */
+  setDeploymentStatus?: (id: string, status: DeploymentStatus) => boolean | undefined;
+  /** What the Pulumi step returns (drift operations add driftDetected). */
+  summary?: (input: DeploymentInput) => Awaited<ReturnType<WorkspaceActivities['pulumiOperation']>>;
+  /** The remediation the store would record for a detection. */
+  remediation?: (detection: DeploymentInput) => DeploymentInput;
 };
 
 /**
@@ -121,6 +126,7 @@ function harness(hooks: Hooks = {}) {
     claimWorkspace: async () => sessionQueue,
     setDeploymentStatus: async (id, status, message) => {
       calls.push({ activity: 'setDeploymentStatus', id, status, message });
+      return hooks.setDeploymentStatus?.(id, status) ?? true;
     },
     reportDeployment: async (input, outcome) => {
       calls.push({ activity: 'reportDeployment', id: input.id, ...outcome });
@@ -135,6 +141,11 @@ function harness(hooks: Hooks = {}) {
       return 'The stack was recovered.';
     },
     retryDeployment: async (input) => hooks.retry?.(input),
+    queueRemediation: async (detection) => {
+      calls.push({ activity: 'queueRemediation', id: detection.id });
+      if (!hooks.remediation) throw ApplicationFailure.nonRetryable('no remediation expected');
+      return hooks.remediation(detection);
+    },
   };
   const workspace: WorkspaceActivities = {
     getSource: async (input, n) => {
@@ -145,7 +156,7 @@ function harness(hooks: Hooks = {}) {
     preRunCommand: (input, n, index) => step('preRunCommand', input, n, index),
     pulumiOperation: async (input, n) => {
       await step('pulumiOperation', input, n);
-      return { result: 'succeeded', resourceChanges: { create: 1 } };
+      return hooks.summary?.(input) ?? { result: 'succeeded', resourceChanges: { create: 1 } };
     },
     cleanupWorkspace: async (id) => {
       calls.push({ activity: 'cleanupWorkspace', id });
@@ -459,6 +470,77 @@ describe('stackQueue rules', () => {
     await queue.terminate('test done');
     if (RECORD) await recordHistory('stack-queue-paused', stackWorkflowId(stack));
   });
+  test('a detection that finds drift has the workflow queue its remediation, which runs before what was queued earlier', async () => {
+    const stack = newStack();
+    const remediating: DeploymentSettings = { operationContext: { options: { remediateIfDriftDetected: true } } };
+    const detection: DeploymentInput = { ...newInput(stack, 1, remediating), operation: 'detect-drift' };
+    const waiting = newInput(stack, 2);
+    const remediation: DeploymentInput = { ...newInput(stack, 3, remediating), operation: 'remediate-drift' };
+    const release = deferred();
+    const order: string[] = [];
+    const h = harness({
+      pulumiOperation: async (id) => {
+        order.push(id);
+        if (id === detection.id) await release.promise;
+      },
+      summary: (input) =>
+        input.id === detection.id ? { result: 'succeeded', resourceChanges: { update: 1 }, driftDetected: true } : { result: 'succeeded', resourceChanges: { same: 1 } },
+      remediation: () => remediation,
+    });
+    await h.run(async () => {
+      await enqueue(h, stack, detection);
+      await eventually('the detection in pulumi', () => (order.length === 1 ? true : undefined));
+      await enqueue(h, stack, waiting);
+      release.resolve();
+      await eventually('all three ran', () => ([detection, waiting, remediation].every((d) => finished(h, d.id)) ? true : undefined));
+    });
+    // Recorded before the detection's outcome, from its result; the queue runs it next.
+    expect(h.callsFor(detection.id).map((c) => `${c.activity}${c.status ? `:${c.status}` : ''}`).slice(-3)).toEqual([
+      'queueRemediation',
+      'setDeploymentStatus:succeeded',
+      'cleanupWorkspace',
+    ]);
+    expect(order).toEqual([detection.id, remediation.id, waiting.id]);
+    // The waiting update finds no drift to act on: one remediation only.
+    expect(h.calls.filter((c) => c.activity === 'queueRemediation')).toHaveLength(1);
+    await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
+    if (RECORD) {
+      await recordHistory('deployment-drift-remediation', deploymentWorkflowId(stack, 1));
+      await recordHistory('stack-queue-remediation', stackWorkflowId(stack));
+    }
+  });
+
+  test('a deployment workflow terminated from outside gets its record failed by the queue, which moves on', async () => {
+    const stack = newStack();
+    const [first, second] = [1, 2].map((v) => newInput(stack, v));
+    const inPulumi = deferred();
+    const h = harness({
+      pulumiOperation: async (id) => {
+        if (id !== first.id) return;
+        inPulumi.resolve();
+        // Heartbeats fail once the workflow is gone, which cancels the activity.
+        const ctx = Context.current();
+        const beat = setInterval(() => ctx.heartbeat(), 200);
+        await ctx.cancelled.catch(() => undefined).finally(() => clearInterval(beat));
+      },
+    });
+    await h.run(async () => {
+      await enqueue(h, stack, first);
+      await enqueue(h, stack, second);
+      await inPulumi.promise;
+      await env.client.workflow.getHandle(deploymentWorkflowId(stack, 1)).terminate('stuck, terminated from the UI');
+      await eventually('v2 ran', () => finished(h, second.id));
+    });
+    expect(finished(h, first.id)).toEqual({
+      activity: 'setDeploymentStatus',
+      id: first.id,
+      status: 'failed',
+      message: "Failed: the deployment's workflow was terminated before it recorded an outcome.",
+    });
+    expect(finished(h, second.id)).toMatchObject({ status: 'succeeded' });
+    await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
+    if (RECORD) await recordHistory('stack-queue-child-terminated', stackWorkflowId(stack));
+  });
 });
 
 describe('stackQueue expiry (time-skipping server)', () => {
@@ -525,6 +607,17 @@ describe('deployment', () => {
     // The search attribute follows the status.
     expect((await statusOf(workflowId)).get(StatusAttr)).toBe('succeeded');
     if (RECORD) await recordHistory('deployment-succeeded', workflowId);
+  });
+
+  test('a deployment that already ended (its claim fails) runs nothing', async () => {
+    const h = harness({ setDeploymentStatus: (_id, status) => status !== 'running' });
+    const input = newInput(newStack(), 1);
+    const workflowId = `deployment-test-${input.id}`;
+
+    await expect(runDeployment(h, input, workflowId)).resolves.toEqual({ status: 'skipped', message: 'Not run: the deployment had already ended.' });
+
+    expect(h.callsFor(input.id)).toEqual([{ activity: 'setDeploymentStatus', id: input.id, status: 'running' }]);
+    expect((await statusOf(workflowId)).get(StatusAttr)).toBe('skipped');
   });
 
   test('skipInstallDependencies removes the install step', async () => {
@@ -666,7 +759,7 @@ describe('deployment', () => {
 describe('webhookDelivery', () => {
   test('a delivery is claimed once, even by concurrent requests; a failed one may be claimed again', async () => {
     const h = harness();
-    const deps = { temporal: env.client, taskQueue: h.taskQueue } as unknown as ApiDeps;
+    const deps = { temporal: env.client, taskQueue: h.taskQueue };
     const id = randomUUID();
     const failing = randomUUID();
     await h.run(async () => {

@@ -1,7 +1,9 @@
 import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { log } from '@temporalio/activity';
-import { TERMINAL, stepNames, type DeploymentInput, type DeploymentStatus } from '../shared/deployment';
+import type { DeploymentInput, DeploymentStatus } from '../shared/deployment';
+import { advance, skipQueued } from '../deployments/transitions';
+import { recordRemediation, recordRetry } from '../deployments/create';
 import { openDeployment, workspaceDir, type ActivityDeps } from './context';
 import { runStep } from './step';
 import { getSource } from './source';
@@ -23,14 +25,12 @@ export function createSharedActivities(deps: ActivityDeps) {
       return deps.sessionQueue;
     },
 
-    async setDeploymentStatus(id: string, status: DeploymentStatus, message?: string): Promise<void> {
-      if (TERMINAL.includes(status)) await deps.store.finishDeployment(id, status, message);
-      else await deps.store.setStatus(id, status, message);
-    },
+    /** Moves the deployment forward; false when it could not (it already ended), which tells the workflow not to run it. */
+    setDeploymentStatus: (id: string, status: DeploymentStatus, message?: string): Promise<boolean> => advance(deps.store, id, status, message),
 
     /** A queued deployment that will never run (skipped, cancelled, superseded or expired). */
     async skipDeployment(input: DeploymentInput, message: string): Promise<void> {
-      await deps.store.finishDeployment(input.id, 'skipped', message);
+      if (!(await skipQueued(deps.store, input.id, message))) return; // it had already ended
       // It never reaches the deployment workflow, which reports the others; a failed report must not repeat the skip.
       await reportDeployment(deps, input, { status: 'skipped', message }).catch((err: unknown) =>
         log.warn('could not report the skipped deployment to its git host', { error: String(err) }),
@@ -47,16 +47,11 @@ export function createSharedActivities(deps: ActivityDeps) {
     /** A new deployment repeating an interrupted one, when retries are enabled; never a retry of a retry. */
     async retryDeployment(input: DeploymentInput): Promise<DeploymentInput | undefined> {
       if (!deps.retryInterrupted || input.retryOf) return undefined;
-      const { id, version } = await deps.store.createDeployment(input, {
-        operation: input.operation,
-        settings: input.settings,
-        inheritSettings: false,
-        initiator: 'retry',
-        requestedBy: `retry of version ${input.version}`,
-        steps: stepNames(input.settings),
-      });
-      return { ...input, id, version, retryOf: input.id, requestedAt: Date.now() };
+      return recordRetry(deps.store, input);
     },
+
+    /** Records the remediate-drift deployment a detection asks for; the workflow queues it. */
+    queueRemediation: (detection: DeploymentInput): Promise<DeploymentInput> => recordRemediation(deps.store, detection),
 
     /** Tells the commit or pull request behind a git-triggered deployment how it went (nothing otherwise). */
     reportDeployment: (input: DeploymentInput, outcome: ReportOutcome) => reportDeployment(deps, input, outcome),
@@ -87,8 +82,8 @@ export function createWorkspaceActivities(deps: ActivityDeps) {
       const o = openDeployment(deps, input);
       return runStep(deps, o, step, async (log) => {
         const summary = await pulumiOperation(o, log, deps);
-        await recordOutcome(deps, o, summary.resourceChanges, log);
-        return summary;
+        const driftDetected = await recordOutcome(deps, o, summary.resourceChanges, log);
+        return driftDetected === null ? summary : { ...summary, driftDetected };
       });
     },
 

@@ -24,6 +24,8 @@ import { killProcessesIn } from './process-tree';
 export interface PulumiSummary {
   result: string;
   resourceChanges: OpMap;
+  /** Drift operations: whether the refresh found drift (the workflow queues a remediation from it). */
+  driftDetected?: boolean | null;
 }
 
 /**

@@ -94,4 +94,6 @@ export interface DeploymentResult {
   message?: string;
   /** Its Pulumi operation was cut short by a lost worker or the liveness checks (not by a cancel). */
   interrupted?: boolean;
+  /** The remediate-drift deployment a detection recorded (remediateIfDriftDetected): the queue runs it next. */
+  remediation?: DeploymentInput;
 }

@@ -1,4 +1,4 @@
-import type { Operation } from './deployment';
+import type { DeploymentInput, Operation } from './deployment';
 
 /** Resource counts per operation kind, as Pulumi's change summary gives them ({ same: 1, update: 2 }). */
 export type ResourceChanges = Record<string, number>;
@@ -16,3 +16,7 @@ export const describeChanges = (changes: ResourceChanges): string =>
     .filter(([op, n]) => op !== 'same' && n > 0)
     .map(([op, n]) => `${n} to ${op}`)
     .join(', ');
+
+/** remediateIfDriftDetected: a detection that found drift asks for a remediate-drift deployment. */
+export const remediationWanted = (input: Pick<DeploymentInput, 'operation' | 'settings'>, driftDetected: boolean | null | undefined): boolean =>
+  input.operation === 'detect-drift' && driftDetected === true && input.settings.operationContext?.options?.remediateIfDriftDetected === true;

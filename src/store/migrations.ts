@@ -1,6 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter } from 'kysely';
-import { repositoryKeysOf } from '../vcs/repository';
-import type { Database } from './schema';
+import { repositoryKeysAt0004 } from './repository-keys-0004';
 
 // Append new migrations; never edit a released one.
 const migrations: Record<string, Migration> = {
@@ -92,11 +91,14 @@ const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('stack_repositories_pk', ['provider', 'repository', 'org', 'project', 'stack'])
         .execute();
       await db.schema.createIndex('stack_repositories_stack').on('stack_repositories').columns(['org', 'project', 'stack']).execute();
-      // Settings stored before this migration.
-      const typed = db as Kysely<Database>;
+      // Settings stored before this migration. Typed here, not by schema.ts: that describes today's tables.
+      const typed = db as Kysely<{
+        stack_settings: { org: string; project: string; stack: string; settings: string };
+        stack_repositories: { provider: string; repository: string; org: string; project: string; stack: string };
+      }>;
       const rows = await typed.selectFrom('stack_settings').select(['org', 'project', 'stack', 'settings']).execute();
       for (const r of rows) {
-        const keys = repositoryKeysOf(JSON.parse(r.settings));
+        const keys = repositoryKeysAt0004(JSON.parse(r.settings));
         if (keys.length) await typed.insertInto('stack_repositories').values(keys.map((k) => ({ ...k, org: r.org, project: r.project, stack: r.stack }))).execute();
       }
     },
@@ -129,6 +131,24 @@ const migrations: Record<string, Migration> = {
         .addColumn('token_id', 'varchar(16)')
         .execute();
       await db.schema.createIndex('audit_log_org').on('audit_log').columns(['org', 'id']).execute();
+    },
+  },
+  // Idempotent deployment requests, and finding unfinished deployments across organizations (the reconciler).
+  '0006_reliability': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('key', 'varchar(255)', (c) => c.notNull())
+        .addColumn('request_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('deployment_id', 'varchar(36)', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['org', 'project', 'stack', 'key'])
+        .execute();
+      await db.schema.createIndex('idempotency_keys_deployment').on('idempotency_keys').column('deployment_id').execute();
+      await db.schema.createIndex('deployments_status').on('deployments').column('status').execute();
     },
   },
 };

@@ -82,4 +82,14 @@ export interface Database {
     actor: string; // the token's name, or the webhook that asked
     token_id: string | null;
   };
+  /** Idempotency-Key headers of deployment requests, per stack, with the deployment each created. */
+  idempotency_keys: {
+    org: string;
+    project: string;
+    stack: string;
+    key: string;
+    request_hash: string; // sha256 of the request, to tell a retry from a different request
+    deployment_id: string;
+    created: string;
+  };
 }

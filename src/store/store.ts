@@ -1,530 +1,146 @@
 import type { Kysely } from 'kysely';
-import { randomUUID } from 'node:crypto';
 import type { Database } from './schema';
-import { stackKey, type StackRef } from '../shared/names';
+import type { Clock } from './sql';
+import type { StackRef } from '../shared/names';
 import type { DeploymentSettings } from '../shared/settings';
-import { TERMINAL, type DeploymentStatus, type Operation, type StepStatus } from '../shared/deployment';
-import { DRIFT_OPERATIONS, type ResourceChanges } from '../shared/drift';
-import { repositoryKeysOf, type RepositoryKey } from '../vcs/repository';
+import type { DeploymentStatus, StepStatus } from '../shared/deployment';
+import type { ResourceChanges } from '../shared/drift';
+import type { RepositoryKey } from '../vcs/repository';
+import { SettingsStore, type StoredSettings } from './settings';
+import { RepositoryIndex } from './repositories';
+import { DeploymentStore, type DeploymentRecord, type ListOptions, type NewDeployment } from './deployments';
+import { DriftStore, type DriftRunRecord, type DriftStatus } from './drift';
+import { LogStore, type LogLine } from './logs';
+import { PauseStore } from './pauses';
 
-export interface StoredSettings {
-  settings: DeploymentSettings;
-  version: number;
-  created: string;
-  modified: string;
-}
+export type { StoredSettings } from './settings';
+export type { StepRecord, DeploymentRecord, NewDeployment, ListOptions, IdempotencyKey } from './deployments';
+export type { DriftRunRecord, DriftStatus } from './drift';
+export type { LogLine } from './logs';
 
-export interface StepRecord {
-  name: string;
-  status: StepStatus;
-  started: string | null;
-  lastUpdated: string | null;
-}
-
-export interface DeploymentRecord extends StackRef {
-  id: string;
-  version: number;
-  operation: Operation;
-  status: DeploymentStatus;
-  settings: DeploymentSettings;
-  inheritSettings: boolean;
-  initiator: string;
-  requestedBy: string;
-  message: string | null;
-  created: string;
-  modified: string;
-  started: string | null;
-  steps: StepRecord[];
-  /** The Pulumi operation's change summary, once it ran. */
-  resourceChanges: ResourceChanges | null;
-  /** Drift operations only: whether the refresh found the resources changed. */
-  driftDetected: boolean | null;
-  /** The remediate-drift deployment this detection queued. */
-  driftRemediationId: string | null;
-}
-
-/** A detect-drift deployment (with the remediation it queued), or a remediate-drift run of its own. */
-export interface DriftRunRecord {
-  deployment: DeploymentRecord;
-  remediation?: DeploymentRecord;
-}
-
-export interface DriftStatus {
-  driftDetected: boolean;
-  latestDriftRun?: string;
-  runInProgress: boolean;
-}
-
-export interface NewDeployment {
-  operation: Operation;
-  settings: DeploymentSettings;
-  inheritSettings: boolean;
-  initiator: string;
-  requestedBy: string;
-  steps: string[];
-}
-
-export interface ListOptions {
-  page: number;
-  pageSize: number;
-  asc: boolean;
-  /** Only deployments in one of these statuses. */
-  status?: DeploymentStatus[];
-}
-
-export interface LogLine {
-  step: number;
-  seq: number;
-  ts: string;
-  line: string;
-}
-
-type DeploymentRow = Database['deployments'];
-const where = (s: StackRef) => ({ org: s.org, project: s.project, stack: s.stack });
-
-/** Stackwright's durable records: what must outlive Temporal's retention. */
+/**
+ * Stackwright's durable records: what must outlive Temporal's retention. One store per aggregate
+ * (settings, repository index, deployments with their steps, drift runs, logs, pauses); this class
+ * holds them and keeps their methods under one name.
+ */
 export class Store {
+  readonly settings: SettingsStore;
+  readonly repositories: RepositoryIndex;
+  readonly deployments: DeploymentStore;
+  readonly drift: DriftStore;
+  readonly logs: LogStore;
+  readonly pauses: PauseStore;
+
   constructor(
     readonly db: Kysely<Database>,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
-
-  private ts(): string {
-    return this.now().toISOString();
+    now: Clock = () => new Date(),
+  ) {
+    this.settings = new SettingsStore(db, now);
+    this.repositories = new RepositoryIndex(db);
+    this.deployments = new DeploymentStore(db, now);
+    this.drift = new DriftStore(db, this.deployments);
+    this.logs = new LogStore(db);
+    this.pauses = new PauseStore(db, now);
   }
 
-  async getSettings(ref: StackRef): Promise<StoredSettings | undefined> {
-    const row = await this.db.selectFrom('stack_settings').selectAll().where((eb) => eb.and(where(ref))).executeTakeFirst();
-    return row && { settings: JSON.parse(row.settings), version: row.version, created: row.created, modified: row.modified };
+  getSettings(ref: StackRef): Promise<StoredSettings | undefined> {
+    return this.settings.getSettings(ref);
+  }
+  saveSettings(ref: StackRef, settings: DeploymentSettings): Promise<StoredSettings> {
+    return this.settings.saveSettings(ref, settings);
+  }
+  deleteSettings(ref: StackRef): Promise<boolean> {
+    return this.settings.deleteSettings(ref);
+  }
+  stacksForRepository(key: RepositoryKey): Promise<(StackRef & StoredSettings)[]> {
+    return this.repositories.stacksForRepository(key);
   }
 
-  async saveSettings(ref: StackRef, settings: DeploymentSettings): Promise<StoredSettings> {
-    const now = this.ts();
-    return this.db.transaction().execute(async (tx) => {
-      const cur = await tx.selectFrom('stack_settings').select(['version', 'created']).where((eb) => eb.and(where(ref))).executeTakeFirst();
-      const json = JSON.stringify(settings);
-      await tx.deleteFrom('stack_repositories').where((eb) => eb.and(where(ref))).execute();
-      const keys = repositoryKeysOf(settings);
-      if (keys.length) await tx.insertInto('stack_repositories').values(keys.map((k) => ({ ...k, ...where(ref) }))).execute();
-      if (cur) {
-        await tx
-          .updateTable('stack_settings')
-          .set({ settings: json, version: cur.version + 1, modified: now })
-          .where((eb) => eb.and(where(ref)))
-          .execute();
-        return { settings, version: cur.version + 1, created: cur.created, modified: now };
-      }
-      await tx.insertInto('stack_settings').values({ ...where(ref), settings: json, version: 1, created: now, modified: now }).execute();
-      return { settings, version: 1, created: now, modified: now };
-    });
+  createDeployment(ref: StackRef, d: NewDeployment): Promise<DeploymentRecord> {
+    return this.deployments.createDeployment(ref, d);
+  }
+  findByIdempotencyKey(ref: StackRef, key: string): Promise<{ requestHash: string; deployment: DeploymentRecord } | undefined> {
+    return this.deployments.findByIdempotencyKey(ref, key);
+  }
+  releaseIdempotencyKey(deploymentId: string): Promise<void> {
+    return this.deployments.releaseIdempotencyKey(deploymentId);
+  }
+  listByStatus(statuses: readonly DeploymentStatus[], limit: number): Promise<DeploymentRecord[]> {
+    return this.deployments.listByStatus(statuses, limit);
+  }
+  getDeploymentById(id: string): Promise<DeploymentRecord | undefined> {
+    return this.deployments.getDeploymentById(id);
+  }
+  getDeployment(ref: StackRef, id: string): Promise<DeploymentRecord | undefined> {
+    return this.deployments.getDeployment(ref, id);
+  }
+  listDeployments(scope: StackRef | { org: string }, o: ListOptions): Promise<{ deployments: DeploymentRecord[]; total: number }> {
+    return this.deployments.listDeployments(scope, o);
+  }
+  getDeploymentByVersion(ref: StackRef, version: number): Promise<DeploymentRecord | undefined> {
+    return this.deployments.getDeploymentByVersion(ref, version);
+  }
+  latestVersions(refs: StackRef[]): Promise<Map<string, number>> {
+    return this.deployments.latestVersions(refs);
+  }
+  latestVersion(ref: StackRef): Promise<number> {
+    return this.deployments.latestVersion(ref);
+  }
+  setStatus(id: string, status: DeploymentStatus, message?: string, from?: readonly DeploymentStatus[]): Promise<boolean> {
+    return this.deployments.setStatus(id, status, message, from);
+  }
+  setStep(id: string, idx: number, status: StepStatus): Promise<void> {
+    return this.deployments.setStep(id, idx, status);
+  }
+  finishDeployment(id: string, status: DeploymentStatus, message?: string, from?: readonly DeploymentStatus[]): Promise<boolean> {
+    return this.deployments.finishDeployment(id, status, message, from);
+  }
+  closeOpenSteps(id: string, status: StepStatus): Promise<void> {
+    return this.deployments.closeOpenSteps(id, status);
+  }
+  ensureStep(id: string, name: string): Promise<number> {
+    return this.deployments.ensureStep(id, name);
+  }
+  countByStatus(org: string): Promise<Record<string, number>> {
+    return this.deployments.countByStatus(org);
+  }
+  stacksWithQueued(org: string): Promise<StackRef[]> {
+    return this.deployments.stacksWithQueued(org);
+  }
+  recordChanges(id: string, changes: ResourceChanges, driftDetected: boolean | null): Promise<void> {
+    return this.deployments.recordChanges(id, changes, driftDetected);
+  }
+  linkDriftRemediation(detectionId: string, remediationId: string): Promise<void> {
+    return this.deployments.linkDriftRemediation(detectionId, remediationId);
   }
 
-  async deleteSettings(ref: StackRef): Promise<boolean> {
-    return this.db.transaction().execute(async (tx) => {
-      await tx.deleteFrom('stack_repositories').where((eb) => eb.and(where(ref))).execute();
-      const r = await tx.deleteFrom('stack_settings').where((eb) => eb.and(where(ref))).executeTakeFirst();
-      return Number(r.numDeletedRows) > 0;
-    });
+  listDriftRuns(ref: StackRef, o: { page: number; pageSize: number }): Promise<{ runs: DriftRunRecord[]; total: number }> {
+    return this.drift.listDriftRuns(ref, o);
+  }
+  driftStatus(ref: StackRef): Promise<DriftStatus> {
+    return this.drift.driftStatus(ref);
   }
 
-  /** Stacks whose settings name this repository (key normalized by src/vcs/repository.ts), with their settings. */
-  async stacksForRepository(key: RepositoryKey): Promise<(StackRef & StoredSettings)[]> {
-    const rows = await this.db
-      .selectFrom('stack_repositories as r')
-      .innerJoin('stack_settings as s', (j) => j.onRef('s.org', '=', 'r.org').onRef('s.project', '=', 'r.project').onRef('s.stack', '=', 'r.stack'))
-      .select(['s.org', 's.project', 's.stack', 's.settings', 's.version', 's.created', 's.modified'])
-      .where('r.provider', '=', key.provider)
-      .where('r.repository', '=', key.repository)
-      .orderBy('s.org')
-      .orderBy('s.project')
-      .orderBy('s.stack')
-      .execute();
-    return rows.map((r) => ({ org: r.org, project: r.project, stack: r.stack, settings: JSON.parse(r.settings), version: r.version, created: r.created, modified: r.modified }));
+  appendLogs(id: string, step: number, lines: { seq: number; ts: string; line: string }[]): Promise<void> {
+    return this.logs.appendLogs(id, step, lines);
+  }
+  countLogs(id: string, step: number): Promise<number> {
+    return this.logs.countLogs(id, step);
+  }
+  readLogs(id: string, step: number, offset: number, count: number): Promise<LogLine[]> {
+    return this.logs.readLogs(id, step, offset, count);
   }
 
-  /** Records a deployment with the stack's next version number. */
-  async createDeployment(ref: StackRef, d: NewDeployment): Promise<DeploymentRecord> {
-    // Two requests may read the same highest version; the unique key turns the loser away, and it tries again.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.insertDeployment(ref, d);
-      } catch (err) {
-        if (attempt >= 20 || !isUniqueViolation(err)) throw err;
-      }
-    }
+  pause(org: string, ref?: StackRef): Promise<void> {
+    return this.pauses.pause(org, ref);
   }
-
-  private async insertDeployment(ref: StackRef, d: NewDeployment): Promise<DeploymentRecord> {
-    const now = this.ts();
-    const id = randomUUID();
-    await this.db.transaction().execute(async (tx) => {
-      const { max } = await tx
-        .selectFrom('deployments')
-        .select((eb) => eb.fn.max('version').as('max'))
-        .where((eb) => eb.and(where(ref)))
-        .executeTakeFirstOrThrow();
-      await tx
-        .insertInto('deployments')
-        .values({
-          id,
-          ...where(ref),
-          version: Number(max ?? 0) + 1,
-          operation: d.operation,
-          status: 'not-started',
-          settings: JSON.stringify(d.settings),
-          inherit_settings: d.inheritSettings ? 1 : 0,
-          initiator: d.initiator,
-          requested_by: d.requestedBy,
-          message: null,
-          created: now,
-          modified: now,
-          started: null,
-        })
-        .execute();
-      if (d.steps.length > 0) {
-        await tx
-          .insertInto('deployment_steps')
-          .values(d.steps.map((name, idx) => ({ deployment_id: id, idx, name, status: 'not-started', started: null, last_updated: null })))
-          .execute();
-      }
-    });
-    return (await this.getDeploymentById(id))!;
+  resume(org: string, ref?: StackRef): Promise<void> {
+    return this.pauses.resume(org, ref);
   }
-
-  async getDeploymentById(id: string): Promise<DeploymentRecord | undefined> {
-    const row = await this.db.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && this.hydrate([row]).then((r) => r[0]);
+  pauseState(ref: StackRef): Promise<{ stackPaused: boolean; organizationPaused: boolean }> {
+    return this.pauses.pauseState(ref);
   }
-
-  async getDeployment(ref: StackRef, id: string): Promise<DeploymentRecord | undefined> {
-    const d = await this.getDeploymentById(id);
-    return d && d.org === ref.org && d.project === ref.project && d.stack === ref.stack ? d : undefined;
+  orgPauseState(org: string): Promise<{ paused: boolean; pausedStacks: string[] }> {
+    return this.pauses.orgPauseState(org);
   }
-
-  /** A page of one stack's deployments (by version), or of an organization's (newest first by creation). */
-  async listDeployments(scope: StackRef | { org: string }, o: ListOptions): Promise<{ deployments: DeploymentRecord[]; total: number }> {
-    let base = this.db.selectFrom('deployments').where('org', '=', scope.org);
-    if ('stack' in scope) base = base.where('project', '=', scope.project).where('stack', '=', scope.stack);
-    if (o.status?.length) base = base.where('status', 'in', o.status);
-    const { total } = await base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
-    const dir = o.asc ? 'asc' : 'desc';
-    const ordered = 'stack' in scope ? base.orderBy('version', dir) : base.orderBy('created', dir).orderBy('project', dir).orderBy('stack', dir).orderBy('version', dir);
-    const rows = await ordered
-      .selectAll()
-      .limit(o.pageSize)
-      .offset((o.page - 1) * o.pageSize)
-      .execute();
-    return { deployments: await this.hydrate(rows), total: Number(total) };
-  }
-
-  async getDeploymentByVersion(ref: StackRef, version: number): Promise<DeploymentRecord | undefined> {
-    const row = await this.db
-      .selectFrom('deployments')
-      .selectAll()
-      .where((eb) => eb.and(where(ref)))
-      .where('version', '=', version)
-      .executeTakeFirst();
-    return row && this.hydrate([row]).then((r) => r[0]);
-  }
-
-  /** The highest version of each of these stacks, keyed by stackKey. */
-  async latestVersions(refs: StackRef[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    if (refs.length === 0) return out;
-    const rows = await this.db
-      .selectFrom('deployments')
-      .select(['org', 'project', 'stack', (eb) => eb.fn.max('version').as('max')])
-      .where((eb) => eb.or(refs.map((r) => eb.and(where(r)))))
-      .groupBy(['org', 'project', 'stack'])
-      .execute();
-    for (const r of rows) out.set(stackKey(r), Number(r.max));
-    return out;
-  }
-
-  async latestVersion(ref: StackRef): Promise<number> {
-    const { max } = await this.db
-      .selectFrom('deployments')
-      .select((eb) => eb.fn.max('version').as('max'))
-      .where((eb) => eb.and(where(ref)))
-      .executeTakeFirstOrThrow();
-    return Number(max ?? 0);
-  }
-
-  async setStatus(id: string, status: DeploymentStatus, message?: string): Promise<void> {
-    const now = this.ts();
-    await this.db
-      .updateTable('deployments')
-      .set((eb) => ({
-        status,
-        modified: now,
-        ...(message !== undefined ? { message } : {}),
-        ...(status === 'running' ? { started: eb.fn.coalesce('started', eb.val(now)) } : {}),
-      }))
-      .where('id', '=', id)
-      .execute();
-  }
-
-  async setStep(id: string, idx: number, status: StepStatus): Promise<void> {
-    const now = this.ts();
-    await this.db
-      .updateTable('deployment_steps')
-      .set((eb) => ({
-        status,
-        last_updated: now,
-        ...(status === 'running' ? { started: eb.fn.coalesce('started', eb.val(now)) } : {}),
-      }))
-      .where('deployment_id', '=', id)
-      .where('idx', '=', idx)
-      .execute();
-  }
-
-  /** Records a deployment's end; steps still open end with it (failed) or are skipped. */
-  async finishDeployment(id: string, status: DeploymentStatus, message?: string): Promise<void> {
-    await this.setStatus(id, status, message);
-    await this.closeOpenSteps(id, status === 'succeeded' ? 'succeeded' : 'failed');
-  }
-
-  /** Marks every step still running (or waiting) when a deployment ends early. */
-  async closeOpenSteps(id: string, status: StepStatus): Promise<void> {
-    await this.db
-      .updateTable('deployment_steps')
-      .set({ status, last_updated: this.ts() })
-      .where('deployment_id', '=', id)
-      .where('status', '=', 'running')
-      .execute();
-    await this.db
-      .updateTable('deployment_steps')
-      .set({ status: 'skipped' })
-      .where('deployment_id', '=', id)
-      .where('status', '=', 'not-started')
-      .execute();
-  }
-
-  /** Adds a step after the planned ones (e.g. recovery) unless it exists, and returns its index. */
-  async ensureStep(id: string, name: string): Promise<number> {
-    const existing = await this.db
-      .selectFrom('deployment_steps')
-      .select('idx')
-      .where('deployment_id', '=', id)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    if (existing) return existing.idx;
-    const { max } = await this.db
-      .selectFrom('deployment_steps')
-      .select((eb) => eb.fn.max('idx').as('max'))
-      .where('deployment_id', '=', id)
-      .executeTakeFirstOrThrow();
-    const idx = max === null || max === undefined ? 0 : Number(max) + 1;
-    await this.db.insertInto('deployment_steps').values({ deployment_id: id, idx, name, status: 'not-started', started: null, last_updated: null }).execute();
-    return idx;
-  }
-
-  /** Pauses a stack's queue, or a whole organization's when only org is given. */
-  async pause(org: string, ref?: StackRef): Promise<void> {
-    await this.db
-      .insertInto('deployment_pauses')
-      .values({ org, project: ref?.project ?? '', stack: ref?.stack ?? '', created: this.ts() })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-  }
-
-  async resume(org: string, ref?: StackRef): Promise<void> {
-    await this.db
-      .deleteFrom('deployment_pauses')
-      .where('org', '=', org)
-      .where('project', '=', ref?.project ?? '')
-      .where('stack', '=', ref?.stack ?? '')
-      .execute();
-  }
-
-  async pauseState(ref: StackRef): Promise<{ stackPaused: boolean; organizationPaused: boolean }> {
-    const rows = await this.db
-      .selectFrom('deployment_pauses')
-      .select(['project', 'stack'])
-      .where('org', '=', ref.org)
-      .where((eb) => eb.or([eb('project', '=', ''), eb.and([eb('project', '=', ref.project), eb('stack', '=', ref.stack)])]))
-      .execute();
-    return { stackPaused: rows.some((r) => r.project !== ''), organizationPaused: rows.some((r) => r.project === '') };
-  }
-
-  /** `project/stack` of every paused stack of an organization, and whether the organization is paused. */
-  async orgPauseState(org: string): Promise<{ paused: boolean; pausedStacks: string[] }> {
-    const rows = await this.db.selectFrom('deployment_pauses').select(['project', 'stack']).where('org', '=', org).orderBy('project').orderBy('stack').execute();
-    return {
-      paused: rows.some((r) => r.project === ''),
-      pausedStacks: rows.filter((r) => r.project !== '').map((r) => `${r.project}/${r.stack}`),
-    };
-  }
-
-  async countByStatus(org: string): Promise<Record<string, number>> {
-    const rows = await this.db
-      .selectFrom('deployments')
-      .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
-      .where('org', '=', org)
-      .groupBy('status')
-      .execute();
-    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
-  }
-
-  /** Stacks of an organization with deployments waiting to start. */
-  async stacksWithQueued(org: string): Promise<StackRef[]> {
-    return this.db
-      .selectFrom('deployments')
-      .select(['org', 'project', 'stack'])
-      .distinct()
-      .where('org', '=', org)
-      .where('status', '=', 'not-started')
-      .execute();
-  }
-
-  /** Records what a deployment's Pulumi operation changed (and, for drift operations, whether that is drift). */
-  async recordChanges(id: string, changes: ResourceChanges, driftDetected: boolean | null): Promise<void> {
-    await this.db
-      .updateTable('deployments')
-      .set({ resource_changes: JSON.stringify(changes), drift_detected: driftDetected === null ? null : Number(driftDetected), modified: this.ts() })
-      .where('id', '=', id)
-      .execute();
-  }
-
-  async linkDriftRemediation(detectionId: string, remediationId: string): Promise<void> {
-    await this.db.updateTable('deployments').set({ drift_remediation_id: remediationId }).where('id', '=', detectionId).execute();
-  }
-
-  /**
-   * A stack's drift runs, newest first: every detect-drift deployment, and the remediate-drift
-   * deployments no detection queued (those are shown with their detection).
-   */
-  async listDriftRuns(ref: StackRef, o: { page: number; pageSize: number }): Promise<{ runs: DriftRunRecord[]; total: number }> {
-    const base = this.db
-      .selectFrom('deployments')
-      .where((eb) => eb.and(where(ref)))
-      .where((eb) =>
-        eb.or([
-          eb('operation', '=', 'detect-drift'),
-          eb.and([
-            eb('operation', '=', 'remediate-drift'),
-            eb(
-              'id',
-              'not in',
-              eb
-                .selectFrom('deployments as d')
-                .select('d.drift_remediation_id')
-                .where((e) => e.and({ 'd.org': ref.org, 'd.project': ref.project, 'd.stack': ref.stack }))
-                .where('d.drift_remediation_id', 'is not', null),
-            ),
-          ]),
-        ]),
-      );
-    const { total } = await base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
-    const rows = await base
-      .selectAll()
-      .orderBy('version', 'desc')
-      .limit(o.pageSize)
-      .offset((o.page - 1) * o.pageSize)
-      .execute();
-    const deployments = await this.hydrate(rows);
-    const remediationIds = deployments.flatMap((d) => (d.driftRemediationId ? [d.driftRemediationId] : []));
-    const remediations = remediationIds.length
-      ? await this.hydrate(await this.db.selectFrom('deployments').selectAll().where('id', 'in', remediationIds).execute())
-      : [];
-    return {
-      runs: deployments.map((d) => ({ deployment: d, remediation: remediations.find((r) => r.id === d.driftRemediationId) })),
-      total: Number(total),
-    };
-  }
-
-  /**
-   * Drifted means the last drift operation that succeeded was a detection that found drift: a
-   * successful remediation since then brought the resources back to the program.
-   */
-  async driftStatus(ref: StackRef): Promise<DriftStatus> {
-    const drift = this.db
-      .selectFrom('deployments')
-      .select(['id', 'operation', 'status', 'drift_detected'])
-      .where((eb) => eb.and(where(ref)))
-      .where('operation', 'in', DRIFT_OPERATIONS)
-      .orderBy('version', 'desc');
-    const [latest] = (await this.listDriftRuns(ref, { page: 1, pageSize: 1 })).runs;
-    const lastSucceeded = await drift.where('status', '=', 'succeeded').limit(1).executeTakeFirst();
-    const inProgress = await drift.where('status', 'not in', TERMINAL).limit(1).executeTakeFirst();
-    return {
-      driftDetected: lastSucceeded?.operation === 'detect-drift' && lastSucceeded.drift_detected === 1,
-      latestDriftRun: latest?.deployment.id,
-      runInProgress: inProgress !== undefined,
-    };
-  }
-
-  async appendLogs(id: string, step: number, lines: { seq: number; ts: string; line: string }[]): Promise<void> {
-    if (lines.length === 0) return;
-    await this.db
-      .insertInto('deployment_logs')
-      .values(lines.map((l) => ({ deployment_id: id, step, ...l })))
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-  }
-
-  async countLogs(id: string, step: number): Promise<number> {
-    const { max } = await this.db
-      .selectFrom('deployment_logs')
-      .select((eb) => eb.fn.max('seq').as('max'))
-      .where('deployment_id', '=', id)
-      .where('step', '=', step)
-      .executeTakeFirstOrThrow();
-    return max === null || max === undefined ? 0 : Number(max) + 1;
-  }
-
-  async readLogs(id: string, step: number, offset: number, count: number): Promise<LogLine[]> {
-    return this.db
-      .selectFrom('deployment_logs')
-      .select(['step', 'seq', 'ts', 'line'])
-      .where('deployment_id', '=', id)
-      .where('step', '=', step)
-      .where('seq', '>=', offset)
-      .orderBy('seq')
-      .limit(count)
-      .execute();
-  }
-
-  private async hydrate(rows: DeploymentRow[]): Promise<DeploymentRecord[]> {
-    if (rows.length === 0) return [];
-    const steps = await this.db
-      .selectFrom('deployment_steps')
-      .selectAll()
-      .where(
-        'deployment_id',
-        'in',
-        rows.map((r) => r.id),
-      )
-      .orderBy('idx')
-      .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      org: r.org,
-      project: r.project,
-      stack: r.stack,
-      version: r.version,
-      operation: r.operation as Operation,
-      status: r.status as DeploymentStatus,
-      settings: JSON.parse(r.settings),
-      inheritSettings: r.inherit_settings === 1,
-      initiator: r.initiator,
-      requestedBy: r.requested_by,
-      message: r.message,
-      created: r.created,
-      modified: r.modified,
-      started: r.started,
-      resourceChanges: r.resource_changes === null ? null : JSON.parse(r.resource_changes),
-      driftDetected: r.drift_detected === null ? null : r.drift_detected === 1,
-      driftRemediationId: r.drift_remediation_id,
-      steps: steps
-        .filter((s) => s.deployment_id === r.id)
-        .map((s) => ({ name: s.name, status: s.status as StepStatus, started: s.started, lastUpdated: s.last_updated })),
-    }));
-  }
-}
-
-/** SQLite's and PostgreSQL's ways of saying a unique key was violated. */
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string };
-  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505';
 }

@@ -1,7 +1,7 @@
 import type { DeploymentTrigger } from '../shared/deployment';
 import { stackKey, type StackRef } from '../shared/names';
 import { runnableIssues, type DeploymentSettings } from '../shared/settings';
-import type { NewDeploymentRequest } from '../api/enqueue';
+import type { NewDeploymentRequest } from '../deployments/create';
 import type { StoredSettings } from '../store/store';
 import type { VcsEvent } from './event';
 import { filterMatches, pathsTrigger } from './filters';

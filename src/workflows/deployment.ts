@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { SharedActivities, WorkspaceActivities } from '../activities';
 import type { DeploymentInput, DeploymentResult, DeploymentStatus } from '../shared/deployment';
+import { remediationWanted } from '../shared/drift';
 import { StatusAttr } from '../shared/search-attributes';
 import { stopSignal, type StopRequest } from './definitions';
 
@@ -30,6 +31,8 @@ const recovery = proxyActivities<SharedActivities>({
 
 /** Added with the recovery step after an interrupted Pulumi operation. */
 const RECOVERY_PATCH = 'recover-interrupted-pulumi';
+/** Added when queueing remediateIfDriftDetected's remediation moved from the Pulumi activity to the workflow. */
+const REMEDIATION_PATCH = 'queue-remediation-from-workflow';
 
 // Reporting to the git host is best effort: a few tries, then the deployment goes on without it.
 const reporting = proxyActivities<SharedActivities>({
@@ -81,7 +84,12 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
   });
 
   upsertSearchAttributes([{ key: StatusAttr, value: 'running' }]);
-  await shared.setDeploymentStatus(input.id, 'running');
+  // The claim: a deployment that already ended (never queued, cancelled, reconciled) is not run.
+  // Activities recorded before the claim existed returned nothing, and those histories go on.
+  if ((await shared.setDeploymentStatus(input.id, 'running')) === false) {
+    upsertSearchAttributes([{ key: StatusAttr, value: 'skipped' }]);
+    return { status: 'skipped', message: 'Not run: the deployment had already ended.' };
+  }
   await report({ status: 'running' });
   const ws = onWorkspace(await shared.claimWorkspace());
   const options = input.settings.operationContext?.options;
@@ -97,7 +105,13 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
       inPulumi = true;
       return ws.pulumi.pulumiOperation(input, step);
     });
-    return await finish('succeeded', undefined, summary.resourceChanges as Record<string, number>);
+    // Queued from the detection's result by the workflow, so a retried activity never queues it twice.
+    const remediation =
+      remediationWanted(input, summary.driftDetected) && patched(REMEDIATION_PATCH)
+        ? await CancellationScope.nonCancellable(() => shared.queueRemediation(input))
+        : undefined;
+    const result = await finish('succeeded', undefined, summary.resourceChanges as Record<string, number>);
+    return remediation ? { ...result, remediation } : result;
   } catch (err) {
     let message = isCancellation(err) ? (stop?.message ?? 'The deployment was cancelled.') : failureMessage(err);
     // A timed-out step means its worker is gone or hung: its session queue would never run the cleanup.

@@ -1,8 +1,12 @@
 import {
+  ChildWorkflowFailure,
   ParentClosePolicy,
+  TerminatedFailure,
+  TimeoutFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
+  log,
   patched,
   proxyActivities,
   setHandler,
@@ -10,6 +14,7 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { SharedActivities } from '../activities';
 import type { DeploymentInput } from '../shared/deployment';
 import { deploymentWorkflowId } from '../shared/ids';
@@ -33,6 +38,8 @@ const store = proxyActivities<SharedActivities>({
 const PAUSE_RECHECK_MS = 60 * 60 * 1000;
 /** Added with pause/resume, queue expiry, skipping, cancel and supersede. */
 const QUEUE_RULES_PATCH = 'queue-rules';
+/** Added when a deployment workflow that closed without a result got its record failed by the queue. */
+const CHILD_FAILURE_PATCH = 'record-child-failure';
 
 /**
  * One per stack: runs the stack's deployments one at a time, in the order they were requested.
@@ -110,13 +117,22 @@ export async function stackQueue({ stack, queued = [] }: StackQueueInput): Promi
         ],
       });
       const result = await running.child.result();
+      if (result.remediation) pending.unshift(result.remediation);
       if (result.interrupted && patched(QUEUE_RULES_PATCH)) {
         // Retrying is an explicit, visible new deployment, and only when the operator enabled it.
         const retry = await store.retryDeployment(next);
         if (retry) pending.unshift(retry);
       }
-    } catch {
-      // the deployment records its own failure; the queue moves on
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        // A workflow of this deployment already runs (a queue that was reset or restarted): it records its own outcome.
+        log.warn('deployment workflow already running; not started again', { deploymentId: next.id, workflowId: err.workflowId });
+      } else {
+        // It closed without a result (terminated, timed out): it recorded no outcome, so the queue
+        // does. A deployment that did record one keeps it (final statuses are never rewritten).
+        log.error('deployment workflow ended without a result', { deploymentId: next.id, error: String(err) });
+        if (patched(CHILD_FAILURE_PATCH)) await store.setDeploymentStatus(next.id, 'failed', closedWithoutResult(err));
+      }
     }
     running = undefined;
     if (patched(QUEUE_RULES_PATCH)) await skip(intermediates(pending));
@@ -125,4 +141,13 @@ export async function stackQueue({ stack, queued = [] }: StackQueueInput): Promi
       return continueAsNew<typeof stackQueue>({ stack, queued: pending });
     }
   }
+}
+
+function closedWithoutResult(err: unknown): string {
+  const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
+  // The termination's reason is not passed to the parent; the workflow's history has it.
+  if (cause instanceof TerminatedFailure) return "Failed: the deployment's workflow was terminated before it recorded an outcome.";
+  if (cause instanceof TimeoutFailure) return "Failed: the deployment's workflow timed out before it recorded an outcome.";
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return `Failed: the deployment's workflow ended without recording an outcome: ${why}`;
 }

@@ -11,7 +11,7 @@ export const deliveryHandledSignal = defineSignal<[DeliveryOutcome]>('deliveryHa
 
 /**
  * One per webhook delivery; its workflow ID (delivery/<provider>/<id>) is the claim that makes a
- * delivery start deployments at most once (see src/api/delivery.ts). It fails when the API could
+ * delivery start deployments at most once (see src/deployments/delivery.ts). It fails when the API could
  * not handle the delivery, or never said it did, so that the sender's redelivery may claim it again.
  */
 export async function webhookDelivery(): Promise<DeliveryOutcome> {

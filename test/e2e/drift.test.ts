@@ -91,7 +91,7 @@ test('remediateIfDriftDetected queues a remediation that recreates a deleted fil
   const remediation = await waitForDeployment(sw, stack, run0.remediateUpdate.updateId);
   expect([remediation.pulumiOperation, remediation.version, remediation.status]).toEqual(['remediate-drift', detect.version + 1, 'succeeded']);
   expect(existsSync(file) && readFileSync(file, 'utf8')).toBe('hello from dev');
-  expect(await logText(detect.id)).toContain(`queued remediate-drift deployment ${remediation.version}`);
+  expect(await logText(detect.id)).toContain('remediateIfDriftDetected: a remediate-drift deployment is queued to run next.');
 
   const [linked] = (await driftRuns()).driftRuns;
   expect(linked.remediateUpdate).toEqual({ updateId: remediation.id, resourceChanges: { create: 1, same: 1 }, modified: expect.any(String), status: 'succeeded' });

@@ -7,7 +7,8 @@ import { runnableIssues, type DeploymentSettings } from '../../shared/settings';
 import { foreignCiphertexts, sealSecrets } from '../../shared/secrets';
 import { mergeSettings, stripNulls } from '../../shared/merge';
 import { deploymentWorkflowId } from '../../shared/ids';
-import { enqueueDeployment, QueueUnavailable } from '../enqueue';
+import { QueueUnavailable, requestDeployment } from '../../deployments/queue';
+import { IDEMPOTENCY_KEY_PATTERN, IdempotencyConflict, requestHash } from '../../deployments/idempotency';
 import { apiError, badRequest, onInvalid } from '../errors';
 import { stackExists } from '../paging';
 import { requireJson } from '../json-body';
@@ -42,7 +43,12 @@ export function deploymentRoutes(deps: ApiDeps) {
   return new Hono()
     .post('/', params, requireJson, zValidator('json', CreateDeploymentRequest, onInvalid()), async (c) => {
       const ref = c.req.valid('param');
-      const { operation, inheritSettings, ...request } = c.req.valid('json');
+      const body = c.req.valid('json');
+      const key = c.req.header('Idempotency-Key');
+      if (key !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(key)) {
+        return badRequest(c, [{ path: ['Idempotency-Key'], message: 'expected 1 to 255 printable ASCII characters without spaces' }], ['header']);
+      }
+      const { operation, inheritSettings, ...request } = body;
       // null (and the empty strings Pulumi's CLI sends for flags it was not given) means "not set".
       const overrides = withoutOperation(stripNulls(request));
       const stored = inheritSettings ? await store.getSettings(ref) : undefined;
@@ -57,17 +63,23 @@ export function deploymentRoutes(deps: ApiDeps) {
       if (issues.length) return badRequest(c, issues);
 
       const initiator = c.req.header('X-Pulumi-Deployment-Initiator')?.slice(0, 32) || 'api';
+      // The body as sent (secrets in clear, keyed digest): sealing is randomized, the request is not.
+      const idempotency = key === undefined ? undefined : { key, requestHash: requestHash({ body, initiator }, deps.box.mac) };
       try {
-        const record = await enqueueDeployment(deps, ref, { operation, settings, inheritSettings, initiator, requestedBy: c.get('identity').name });
-        await audit(c, deps, {
-          org: ref.org,
-          event: 'deployment.create',
-          target: deploymentTarget(ref, record.id),
-          description: `Queued ${operation} deployment ${record.version}`,
-        });
+        const record = await requestDeployment(deps, ref, { operation, settings, inheritSettings, initiator, requestedBy: c.get('identity').name }, idempotency);
+        if (record.replayed) c.header('Idempotent-Replayed', 'true');
+        else {
+          await audit(c, deps, {
+            org: ref.org,
+            event: 'deployment.create',
+            target: deploymentTarget(ref, record.id),
+            description: `Queued ${operation} deployment ${record.version}`,
+          });
+        }
         return c.json({ id: record.id, version: record.version, consoleUrl: consoleUrl(deps, ref, record.version, record.id) }, 202);
       } catch (err) {
         if (err instanceof QueueUnavailable) return apiError(c, 503, err.message);
+        if (err instanceof IdempotencyConflict) return apiError(c, 422, err.message);
         throw err;
       }
     })

@@ -1,11 +1,9 @@
 import { Hono } from 'hono';
 import { zValidator } from '@hono/zod-validator';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { OrgName, StackRef, stackKey } from '../../shared/names';
 import { TERMINAL } from '../../shared/deployment';
-import { stackWorkflowId } from '../../shared/ids';
-import { cancelSignal, wakeSignal } from '../../workflows/definitions';
+import { cancelDeployment, wakeQueue } from '../../deployments/queue-control';
 import { apiError, onInvalid } from '../errors';
 import { audit, deploymentTarget } from '../audit';
 import type { ApiDeps } from '../deps';
@@ -14,18 +12,7 @@ const stackParams = zValidator('param', StackRef, onInvalid());
 const orgParams = zValidator('param', z.object({ org: OrgName }), onInvalid());
 const withId = zValidator('param', StackRef.extend({ id: z.string() }), onInvalid());
 
-/** Signals a stack's queue workflow; false when it is not running (nothing queued). */
-async function signalQueue(deps: ApiDeps, ref: StackRef, send: (h: ReturnType<ApiDeps['temporal']['workflow']['getHandle']>) => Promise<void>): Promise<boolean> {
-  try {
-    await send(deps.temporal.workflow.getHandle(stackWorkflowId(ref)));
-    return true;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
-  }
-}
-
-const wake = (deps: ApiDeps, ref: StackRef) => signalQueue(deps, ref, (h) => h.signal(wakeSignal));
+const wake = (deps: ApiDeps, ref: StackRef) => wakeQueue(deps.temporal, ref);
 
 /** POST .../deployments/pause|resume, GET .../deployments/metadata, POST .../deployments/{id}/cancel */
 export function stackQueueRoutes(deps: ApiDeps) {
@@ -58,9 +45,7 @@ export function stackQueueRoutes(deps: ApiDeps) {
       const d = await store.getDeployment(ref, id);
       if (!d) return apiError(c, 404, 'deployment not found');
       if (TERMINAL.includes(d.status)) return apiError(c, 409, `the deployment already ended (${d.status})`);
-      const signalled = await signalQueue(deps, ref, (h) => h.signal(cancelSignal, id));
-      // No queue workflow means nothing will ever run it: record the cancel directly.
-      if (!signalled) await store.finishDeployment(id, 'skipped', 'Cancelled before it started.');
+      await cancelDeployment(deps, ref, id);
       await audit(c, deps, { org: ref.org, event: 'deployment.cancel', target: deploymentTarget(ref, id), description: `Cancelled deployment ${d.version}` });
       return c.json({ id, version: d.version, cancelRequested: true });
     });

@@ -3,8 +3,8 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ApiDeps } from '../deps';
 import { apiError, badRequest } from '../errors';
-import { enqueueDeployment, QueueUnavailable } from '../enqueue';
-import { claimDelivery } from '../delivery';
+import { QueueUnavailable, requestDeployment } from '../../deployments/queue';
+import { claimDelivery, deliveryWorkflowId } from '../../deployments/delivery';
 import { deploymentTarget, recordChange } from '../audit';
 import { isIgnored, type VcsEvent } from '../../vcs/event';
 import { githubPullRequestFiles } from '../../vcs/pull-request-files';
@@ -119,7 +119,9 @@ export function webhookRoutes(deps: ApiDeps) {
     const started: { stack: string; id: string; version: number; operation: string }[] = [];
     try {
       for (const p of plan.deploy) {
-        const r = await enqueueDeployment(deps, p.ref, p.request);
+        // Keyed by the delivery: a redelivery after a partial failure finds what was already queued.
+        const key = deliveryWorkflowId(intake.provider, deliveryId);
+        const r = await requestDeployment(deps, p.ref, p.request, { key, requestHash: deps.box.mac(key) });
         started.push({ stack: stackKey(p.ref), id: r.id, version: r.version, operation: p.request.operation });
         await recordChange(deps, {
           org: p.ref.org,
@@ -132,7 +134,10 @@ export function webhookRoutes(deps: ApiDeps) {
       }
     } catch (err) {
       await handled({ ok: false, deployments: started.map((s) => `${s.stack}@${s.version}`) }).catch(() => undefined);
-      if (err instanceof QueueUnavailable) return apiError(c, 503, err.message);
+      if (err instanceof QueueUnavailable) {
+        const message = started.length ? `could not reach Temporal to queue every deployment (${started.length} queued); a redelivery queues only the rest` : err.message;
+        return apiError(c, 503, message);
+      }
       throw err;
     }
     await handled({ ok: true, deployments: started.map((s) => `${s.stack}@${s.version}`) }).catch((err: unknown) =>

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import type { ApiDeps } from './deps';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { deliveryHandledSignal, type DeliveryOutcome, type webhookDelivery } from '../workflows/webhook-delivery';
 
 /**
@@ -11,7 +10,7 @@ import { deliveryHandledSignal, type DeliveryOutcome, type webhookDelivery } fro
  * whose handling failed or was abandoned ends failed, which ALLOW_DUPLICATE_FAILED_ONLY lets the
  * sender's redelivery claim again. Returns undefined when another request holds the delivery.
  */
-export async function claimDelivery(deps: ApiDeps, provider: string, deliveryId: string): Promise<((o: DeliveryOutcome) => Promise<void>) | undefined> {
+export async function claimDelivery(deps: { temporal: Client; taskQueue: string }, provider: string, deliveryId: string): Promise<((o: DeliveryOutcome) => Promise<void>) | undefined> {
   try {
     const handle = await deps.temporal.workflow.start<typeof webhookDelivery>('webhookDelivery', {
       workflowId: deliveryWorkflowId(provider, deliveryId),
