@@ -35,7 +35,7 @@ async function runApi(config: Config): Promise<void> {
   onStopRequest(() => {
     if (stopping) return;
     stopping = true;
-    server.close(() => void temporal.connection.close().then(() => store.db.destroy()));
+    server.close(() => void temporal.connection.close().then(() => store.db.destroy()).finally(() => process.exit(0)));
     // Live log streams would hold the server open; their clients resume from their last event id.
     setTimeout(() => (server as Server).closeAllConnections(), 5_000).unref();
   });
@@ -75,6 +75,8 @@ async function runWorker(config: Config): Promise<void> {
   await client.connection.close();
   await connection.close();
   await store.db.destroy();
+  // The supervisor's IPC channel and Temporal's native runtime would keep the process alive.
+  process.exit(0);
 }
 
 /**

@@ -86,7 +86,7 @@ export class Supervisor {
   private crashed(r: Running, how: object): void {
     r.restarts++;
     const delayMs = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** r.streak++);
-    this.log.error({ role: r.role.name, ...how, restarts: r.restarts, delayMs }, `${r.role.name} stopped unexpectedly; restarting`);
+    this.log.error({ role: r.role.name, ...how, restarts: r.restarts, delayMs }, `${r.role.name} exited; restarting`);
     r.timer = setTimeout(() => {
       if (this.stopping) return;
       r.role.start().then(

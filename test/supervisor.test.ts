@@ -28,7 +28,7 @@ test('a crashing role is restarted with growing delays, logged and counted, whil
   expect(s.restarts('worker')).toBeGreaterThanOrEqual(4);
   expect(s.pid('api')).toBe(steady.pid);
   expect(s.restarts('api')).toBe(0);
-  const crashes = log.lines.filter((l) => l.message === 'worker stopped unexpectedly; restarting').map((l) => l.meta);
+  const crashes = log.lines.filter((l) => l.message === 'worker exited; restarting').map((l) => l.meta);
   expect(crashes[0]).toMatchObject({ role: 'worker', code: 3, restarts: 1, delayMs: 10 });
   expect(crashes.slice(0, 4).map((c) => c.delayMs)).toEqual([10, 20, 40, 40]);
 
