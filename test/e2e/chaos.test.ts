@@ -33,6 +33,7 @@ afterAll(async () => {
     return `| ${r.scenario} | ${r.trials} | ${r.recovered} | ${median} (max ${s.length ? s.at(-1)!.toFixed(1) : '-'}) |`;
   });
   console.log(['| scenario | trials | recovered | time to recover, s: median (max) |', '|---|---|---|---|', ...rows].join('\n'));
+  if (table.some((r) => r.recovered < r.trials)) console.log(`the group's last output:\n${g?.output().slice(-6000)}`);
   await g?.stop();
 }, 120_000);
 
