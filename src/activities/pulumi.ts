@@ -47,7 +47,7 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
   let forceStop: NodeJS.Timeout | undefined;
   const onAbort = () => {
     const grace = `force stop in ${Math.round(killGraceMs / 1000)} s`;
-    if (isWorkerShutdown()) log.line(`The worker is shutting down and its drain time is over: stopping pulumi (${grace}).`);
+    if (isWorkerShutdown(cancelled)) log.line(`The worker is shutting down and its drain time is over: stopping pulumi (${grace}).`);
     else if (cancelled.aborted) log.line(`Cancellation requested: stopping pulumi (${grace}).`);
     forceStop = setTimeout(() => {
       const killed = killProcessesIn(o.programDir);
@@ -72,7 +72,7 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
     return await RUN[o.input.operation](await selectStack(o, pulumiRoot), common);
   } catch (err) {
     // Recovered like a lost worker, not reported as a user's cancel.
-    if (isWorkerShutdown()) throw ApplicationFailure.nonRetryable('Pulumi was stopped: its worker shut down before the operation finished.', 'PulumiInterrupted');
+    if (isWorkerShutdown(cancelled)) throw ApplicationFailure.nonRetryable('Pulumi was stopped: its worker shut down before the operation finished.', 'PulumiInterrupted');
     if (cancelled.aborted) throw Context.current().cancellationSignal.reason ?? err;
     if (liveness.stoppedBecause) throw ApplicationFailure.nonRetryable(`Pulumi was stopped: ${liveness.stoppedBecause}.`, 'PulumiInterrupted');
     throw new Error(`${PULUMI_COMMAND[o.input.operation]} failed: ${lastError(err)}`);

@@ -39,7 +39,6 @@ export async function runStep<T>(
 }
 
 /** The cancellation the SDK sends to running activities once a stopping worker's grace time is over. */
-export function isWorkerShutdown(): boolean {
-  const { reason } = Context.current().cancellationSignal;
-  return reason instanceof CancelledFailure && reason.message === 'WORKER_SHUTDOWN';
+export function isWorkerShutdown(signal: AbortSignal = Context.current().cancellationSignal): boolean {
+  return signal.reason instanceof CancelledFailure && signal.reason.message === 'WORKER_SHUTDOWN';
 }
