@@ -23,6 +23,7 @@ export const EnvConfig = z.object({
   STACKWRIGHT_TEMPORAL_PORT: port.default(7233),
   STACKWRIGHT_TEMPORAL_UI_URL: optionalUrl,
   STACKWRIGHT_KILL_GRACE_SECONDS: z.coerce.number().min(0).default(120),
+  STACKWRIGHT_DRAIN_SECONDS: z.coerce.number().min(0).default(1800),
   STACKWRIGHT_PULUMI_IDLE_TIMEOUT_SECONDS: z.coerce.number().min(1).default(1800),
   STACKWRIGHT_RETRY_INTERRUPTED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   STACKWRIGHT_PULUMI_MAX_DURATION_SECONDS: z.coerce.number().min(1).max(86_000).default(6 * 3600),

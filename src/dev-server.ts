@@ -11,6 +11,8 @@ export interface DevServerOptions {
   /** Defaults to a file in the data dir so workflows survive restarts. */
   dbFilename?: string;
   ui?: boolean;
+  /** In a process group of its own, so a Ctrl-C in the terminal does not stop it before the worker has drained. */
+  detached?: boolean;
 }
 
 /** Starts `temporal server start-dev` and resolves once its gRPC port accepts connections. */
@@ -25,12 +27,18 @@ export async function startDevServer(o: DevServerOptions): Promise<{ address: st
     ...(o.ui === false ? ['--headless'] : ['--ui-port', String(o.port + 1000)]),
     ...devServerSearchAttributeFlags(),
   ];
-  const child = spawn(o.temporalCli, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(o.temporalCli, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: o.detached });
   const address = `127.0.0.1:${o.port}`;
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`temporal dev server exited with code ${code}`))),
   );
-  await Promise.race([waitForPort('127.0.0.1', o.port, 60_000), exited]);
+  exited.catch(() => undefined); // once it is up, its exit is the caller's to watch
+  try {
+    await Promise.race([waitForPort('127.0.0.1', o.port, 60_000), exited]);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
   return { address, uiUrl: o.ui === false ? undefined : `http://localhost:${o.port + 1000}`, child };
 }
 

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig, PRIVATE_ENV, type Config } from './config';
@@ -10,7 +11,10 @@ import { openDatabase } from './store/db';
 import { Store } from './store/store';
 import { apiDeps, createApp } from './api/app';
 import { startReconciler } from './deployments/reconciler';
-import { createWorkers, runWorkers } from './worker';
+import { createWorkers, runWorkers, sessionQueueOf } from './worker';
+import { Supervisor } from './supervisor';
+import { guardProcess } from './process-guard';
+import { reclaimSteps } from './reclaim-steps';
 
 const log = createLogger();
 
@@ -25,71 +29,123 @@ async function runApi(config: Config): Promise<void> {
   );
   // Deployments whose workflow closed without an outcome (terminated from the UI, timed out) are failed.
   const reconciler = startReconciler({ store, temporal, log });
-  const stop = () => server.close(() => void reconciler.stop().then(() => temporal.connection.close()).then(() => store.db.destroy()));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // A failed listen (port taken) is fatal: exiting lets the supervisor try again.
+  server.once('error', (err) => {
+    log.fatal({ err }, 'API server failed');
+    process.exit(1);
+  });
+  let stopping = false;
+  onStopRequest(() => {
+    if (stopping) return;
+    stopping = true;
+    server.close(
+      () =>
+        void reconciler
+          .stop()
+          .then(() => temporal.connection.close())
+          .then(() => store.db.destroy())
+          .finally(() => process.exit(0)),
+    );
+    // Live log streams would hold the server open; their clients resume from their last event id.
+    setTimeout(() => (server as Server).closeAllConnections(), 5_000).unref();
+  });
 }
 
 /** `main.ts worker`: runs deployments. */
 async function runWorker(config: Config): Promise<void> {
   const address = requireTemporal(config);
-  Runtime.install({ logger: new DefaultLogger(config.STACKWRIGHT_LOG_LEVEL === 'debug' || config.STACKWRIGHT_LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN') });
+  // Signals are handled below (drain), not by the SDK.
+  Runtime.install({
+    logger: new DefaultLogger(config.STACKWRIGHT_LOG_LEVEL === 'debug' || config.STACKWRIGHT_LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN'),
+    shutdownSignals: [],
+  });
   // Pulumi's Automation API hands this process's environment to every deployment.
   for (const name of PRIVATE_ENV) delete process.env[name];
   const store = new Store(await openDatabase(config.databaseUrl));
   const client = await connectClient(address, config.TEMPORAL_NAMESPACE);
   await registerSearchAttributes(client, config.TEMPORAL_NAMESPACE);
-  await client.connection.close();
   const connection = await connectWorker(address);
-  const workers = await createWorkers({
-    connection,
-    store,
-    config,
+  const workers = await createWorkers({ connection, store, config });
+  let draining = false;
+  onStopRequest(() => {
+    if (draining) {
+      log.warn('stopping now: running deployments are recovered by the next worker');
+      process.exit(1);
+    }
+    draining = true;
+    log.info({ drainSeconds: config.STACKWRIGHT_DRAIN_SECONDS }, 'draining: taking no new steps, letting running ones finish (signal again to stop now)');
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
   });
-  log.info('worker running');
+  log.info({ sessionQueue: sessionQueueOf(config) }, 'worker running');
+  reclaimSteps({ client, store, dataDir: config.dataDir, log }).catch((err: unknown) =>
+    log.warn({ err }, 'could not check for steps left by a previous run of this worker'),
+  );
   await runWorkers(workers);
+  log.info('worker stopped');
+  await client.connection.close();
   await connection.close();
   await store.db.destroy();
+  // The supervisor's IPC channel and Temporal's native runtime would keep the process alive.
+  process.exit(0);
 }
 
-/** `main.ts` (npm start): dev server when needed, then worker and API as one supervised group. */
+/**
+ * Calls `stop` on SIGTERM or SIGINT, each time one arrives, and once the supervisor is gone (its IPC
+ * channel closes), so a role never outlives the group that started it.
+ */
+function onStopRequest(stop: () => void): void {
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  if (process.send) process.once('disconnect', stop);
+}
+
+/** `main.ts` (npm start): dev server when needed, then worker and API, each restarted when it crashes. */
 async function runAll(config: Config): Promise<void> {
-  const roles: ChildProcess[] = [];
-  let devServer: ChildProcess | undefined;
-  let stopping = false;
-  // Worker and API first, so they never see the server vanish under them; the dev server last.
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    await terminate(roles);
-    if (devServer) await terminate([devServer]);
-    process.exit(code);
+  const supervisor = new Supervisor(log);
+  // The worker drains first while the API still serves; the dev server goes last.
+  const order = [['worker'], ['api'], ['temporal']];
+  let signals = 0;
+  const stop = () => {
+    const force = ++signals > 1;
+    log.info(force ? 'stopping now' : 'stopping: the worker drains first (signal again to stop now)');
+    void supervisor.stop(order, force).then(() => process.exit(0));
   };
-  process.once('SIGINT', () => void stop(0));
-  process.once('SIGTERM', () => void stop(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 
   let address = config.TEMPORAL_ADDRESS;
   let uiUrl = config.STACKWRIGHT_TEMPORAL_UI_URL;
   if (!address) {
-    const dev = await startDevServer({
-      temporalCli: resolveTools().temporalCli,
-      dataDir: config.dataDir,
-      port: config.STACKWRIGHT_TEMPORAL_PORT,
-      namespace: config.TEMPORAL_NAMESPACE,
+    const temporalCli = resolveTools().temporalCli;
+    await supervisor.add({
+      name: 'temporal',
+      stopTimeoutMs: 15_000,
+      // Restarted on the same SQLite file: workflows carry on where they were.
+      start: async () => {
+        const dev = await startDevServer({
+          temporalCli,
+          dataDir: config.dataDir,
+          port: config.STACKWRIGHT_TEMPORAL_PORT,
+          namespace: config.TEMPORAL_NAMESPACE,
+          detached: true,
+        });
+        address = dev.address;
+        uiUrl ??= dev.uiUrl;
+        return dev.child;
+      },
     });
-    devServer = dev.child;
-    dev.child.once('exit', () => void stop(1));
-    address = dev.address;
-    uiUrl ??= dev.uiUrl;
   }
   const env = { ...process.env, TEMPORAL_ADDRESS: address, STACKWRIGHT_TOKEN: config.token, ...(uiUrl ? { STACKWRIGHT_TEMPORAL_UI_URL: uiUrl } : {}) };
-  for (const role of ['worker', 'api']) {
-    const child = spawn(process.execPath, [...process.execArgv, __filename, role], { env, stdio: 'inherit' });
-    child.once('exit', (code) => {
-      if (!stopping) log.error(`${role} exited with code ${code}; stopping`);
-      void stop(1);
+  const drainMs = (config.STACKWRIGHT_DRAIN_SECONDS + config.STACKWRIGHT_KILL_GRACE_SECONDS + 90) * 1000;
+  for (const [role, stopTimeoutMs] of [['worker', drainMs], ['api', 15_000]] as const) {
+    await supervisor.add({
+      name: role,
+      stopTimeoutMs,
+      // Its own process group: only the supervisor signals it (a Ctrl-C would reach Pulumi too). The
+      // IPC channel tells it when the supervisor is gone.
+      start: async () =>
+        spawn(process.execPath, [...process.execArgv, __filename, role], { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'], detached: true }),
     });
-    roles.push(child);
   }
   console.log(
     [
@@ -103,16 +159,6 @@ async function runAll(config: Config): Promise<void> {
   );
 }
 
-/** SIGTERM, then SIGKILL whatever is still running after 15 s. */
-async function terminate(children: ChildProcess[]): Promise<void> {
-  const live = children.filter((c) => c.exitCode === null && c.signalCode === null);
-  const exited = live.map((c) => new Promise((r) => c.once('exit', r)));
-  live.forEach((c) => c.kill('SIGTERM'));
-  const force = setTimeout(() => live.forEach((c) => c.kill('SIGKILL')), 15_000);
-  await Promise.all(exited);
-  clearTimeout(force);
-}
-
 function requireTemporal(config: Config): string {
   if (!config.TEMPORAL_ADDRESS) throw new ConfigError('TEMPORAL_ADDRESS is required when running a single role');
   return config.TEMPORAL_ADDRESS;
@@ -120,6 +166,7 @@ function requireTemporal(config: Config): string {
 
 async function main(): Promise<void> {
   const role = process.argv[2] ?? 'all';
+  guardProcess(log, role);
   const config = loadConfig();
   if (role === 'api') return runApi(config);
   if (role === 'worker') return runWorker(config);

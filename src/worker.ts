@@ -1,11 +1,10 @@
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createSharedActivities, createWorkspaceActivities, type ActivityDeps } from './activities';
 import type { Config } from './config';
 import type { Store } from './store/store';
 import { SecretBox } from './secret-box';
 import { resolveTools } from './tools';
+import { PROCESS_IDENTITY, workerId } from './worker-identity';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -28,7 +27,7 @@ export const SESSION_WORKER_OPTIONS = { maxHeartbeatThrottleInterval: '1 second'
  */
 export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
   const taskQueue = o.config.STACKWRIGHT_TASK_QUEUE;
-  const sessionQueue = `${taskQueue}/${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  const sessionQueue = sessionQueueOf(o.config);
   const deps: ActivityDeps = {
     store: o.store,
     box: new SecretBox(o.config.secretsKey),
@@ -50,7 +49,16 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
       gitlabToken: o.config.STACKWRIGHT_GITLAB_TOKEN,
     },
   };
-  const common = { connection: o.connection, namespace: o.config.TEMPORAL_NAMESPACE, shutdownGraceTime: '10 seconds' as const };
+  const drainMs = o.config.STACKWRIGHT_DRAIN_SECONDS * 1000;
+  const common = {
+    connection: o.connection,
+    namespace: o.config.TEMPORAL_NAMESPACE,
+    identity: PROCESS_IDENTITY,
+    // On shutdown, running steps may finish (drain); then they are cancelled, which stops Pulumi
+    // gracefully (SIGINT, then a kill after the kill grace); past that the worker gives up.
+    shutdownGraceTime: drainMs,
+    shutdownForceTime: drainMs + deps.killGraceMs + 60_000,
+  };
   return Promise.all([
     Worker.create({
       ...common,
@@ -61,6 +69,10 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     Worker.create({ ...common, ...SESSION_WORKER_OPTIONS, taskQueue: sessionQueue, activities: createWorkspaceActivities(deps) }),
   ]);
 }
+
+/** The task queue of this data directory's worker: the same after a restart. */
+export const sessionQueueOf = (config: Pick<Config, 'STACKWRIGHT_TASK_QUEUE' | 'dataDir'>): string =>
+  `${config.STACKWRIGHT_TASK_QUEUE}/${workerId(config.dataDir)}`;
 
 /** Runs workers until one stops (or fails); stops the others then. */
 export async function runWorkers(workers: Worker[]): Promise<void> {

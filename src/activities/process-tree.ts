@@ -60,6 +60,20 @@ export function processesIn(dir: string): number[] {
     .filter((pid) => pid !== process.pid && isInside(cwdOf(pid), dir));
 }
 
+/** SIGKILLs every process working inside `dir` and waits up to 10 s for them to go; returns the pids. */
+export async function killAllIn(dir: string): Promise<{ killed: number[]; alive: number[] }> {
+  const killed = processesIn(dir);
+  for (const pid of killed) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  for (let i = 0; i < 50 && killed.some(isAlive); i++) await new Promise((r) => setTimeout(r, 200));
+  return { killed, alive: killed.filter(isAlive) };
+}
+
 export function isInside(path: string | undefined, dir: string): boolean {
   return path !== undefined && (path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`));
 }

@@ -20,6 +20,7 @@ import { Liveness } from './liveness';
 import type { LogWriter } from './log-writer';
 import { safeHeartbeat } from './run-process';
 import { killProcessesIn } from './process-tree';
+import { isWorkerShutdown } from './step';
 
 export interface PulumiSummary {
   result: string;
@@ -47,7 +48,9 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
   });
   let forceStop: NodeJS.Timeout | undefined;
   const onAbort = () => {
-    if (cancelled.aborted) log.line(`Cancellation requested: stopping pulumi (force stop in ${Math.round(killGraceMs / 1000)} s).`);
+    const grace = `force stop in ${Math.round(killGraceMs / 1000)} s`;
+    if (isWorkerShutdown(cancelled)) log.line(`The worker is shutting down and its drain time is over: stopping pulumi (${grace}).`);
+    else if (cancelled.aborted) log.line(`Cancellation requested: stopping pulumi (${grace}).`);
     forceStop = setTimeout(() => {
       const killed = killProcessesIn(o.programDir);
       if (killed.length) log.line(`Pulumi did not stop in time; killed ${killed.length} process(es).`);
@@ -70,6 +73,8 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
   try {
     return await RUN[o.input.operation](await selectStack(o, pulumiRoot), common);
   } catch (err) {
+    // Recovered like a lost worker, not reported as a user's cancel.
+    if (isWorkerShutdown(cancelled)) throw ApplicationFailure.nonRetryable('Pulumi was stopped: its worker shut down before the operation finished.', 'PulumiInterrupted');
     if (cancelled.aborted) throw Context.current().cancellationSignal.reason ?? err;
     if (liveness.stoppedBecause) throw ApplicationFailure.nonRetryable(`Pulumi was stopped: ${liveness.stoppedBecause}.`, 'PulumiInterrupted');
     throw new Error(`${PULUMI_COMMAND[o.input.operation]} failed: ${lastError(err)}`);

@@ -2,13 +2,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import type { DeploymentInput } from '../shared/deployment';
 import { STEP } from '../shared/deployment';
 import { openDeployment, type ActivityDeps, type OpenDeployment } from './context';
 import { LogWriter } from './log-writer';
-import { isAlive, processesIn, cwdOf, isInside } from './process-tree';
+import { isAlive, killAllIn, cwdOf, isInside } from './process-tree';
 import { runProcess } from './run-process';
 
 interface LockHolder {
@@ -53,21 +52,13 @@ export async function recoverStack(deps: ActivityDeps, input: DeploymentInput, w
 
 /** Kills whatever still runs in the deployment's workspace on this host, and waits until it is gone. */
 async function stopLeftovers(o: OpenDeployment, log: LogWriter): Promise<void> {
-  const left = processesIn(o.workspace);
-  if (left.length === 0) {
+  const { killed, alive } = await killAllIn(o.workspace);
+  if (killed.length === 0) {
     log.line('No process of the interrupted run is left on this host.');
     return;
   }
-  for (const pid of left) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  for (let i = 0; i < 50 && left.some(isAlive); i++) await sleep(200);
-  if (left.some(isAlive)) throw new Error(`processes ${left.filter(isAlive).join(', ')} of the interrupted run did not stop`);
-  log.line(`Stopped ${left.length} process(es) of the interrupted run still running on this host (pids ${left.join(', ')}).`);
+  if (alive.length) throw new Error(`processes ${alive.join(', ')} of the interrupted run did not stop`);
+  log.line(`Stopped ${killed.length} process(es) of the interrupted run still running on this host (pids ${killed.join(', ')}).`);
 }
 
 /** Returns whether a lock was removed. */

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps, OpenDeployment } from './context';
 import { LogWriter } from './log-writer';
 
@@ -21,13 +21,24 @@ export async function runStep<T>(
     await store.setStep(o.input.id, step, 'succeeded');
     return result;
   } catch (err) {
-    const cancelled = err instanceof CancelledFailure || (err as Error)?.name === 'AbortError';
-    const message = o.masker.mask(cancelled ? 'Cancelled.' : ((err as Error)?.message ?? String(err)));
+    // The drain time of a stopping worker is over: a failure, not a user's cancel.
+    const stopped = err instanceof CancelledFailure || (err as Error)?.name === 'AbortError';
+    const shutdown = stopped && isWorkerShutdown();
+    const cancelled = stopped && !shutdown;
+    const message = shutdown
+      ? 'Interrupted: the worker shut down before the step finished.'
+      : o.masker.mask(cancelled ? 'Cancelled.' : ((err as Error)?.message ?? String(err)));
     log.line(message);
     await log.close();
     await store.setStep(o.input.id, step, 'failed');
     if (cancelled) throw err;
     // A step may classify its failure (e.g. PulumiInterrupted); anything else is a plain step failure.
-    throw ApplicationFailure.nonRetryable(message, err instanceof ApplicationFailure && err.type ? err.type : 'StepFailed');
+    const type = shutdown ? 'WorkerShutdown' : err instanceof ApplicationFailure && err.type ? err.type : 'StepFailed';
+    throw ApplicationFailure.nonRetryable(message, type);
   }
+}
+
+/** The cancellation the SDK sends to running activities once a stopping worker's grace time is over. */
+export function isWorkerShutdown(signal: AbortSignal = Context.current().cancellationSignal): boolean {
+  return signal.reason instanceof CancelledFailure && signal.reason.message === 'WORKER_SHUTDOWN';
 }

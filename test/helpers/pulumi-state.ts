@@ -5,13 +5,13 @@ import { resolveTools } from '../../src/tools';
 import type { Stackwright } from './stackwright';
 
 /** Lock files the file backend holds for an organization's stacks. */
-export function lockFiles(sw: Stackwright, org: string): string[] {
+export function lockFiles(sw: Pick<Stackwright, 'config'>, org: string): string[] {
   const dir = join(sw.config.dataDir, 'state', org, '.pulumi', 'locks');
   return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.json')) : [];
 }
 
 /** The stack's state as `pulumi stack export` prints it, read with the same CLI and backend. */
-export function exportStack(sw: Stackwright, org: string, project: string, stack: string): { deployment: { resources?: { urn: string }[]; pending_operations?: unknown[] } } {
+export function exportStack(sw: Pick<Stackwright, 'config'>, org: string, project: string, stack: string): { deployment: { resources?: { urn: string }[]; pending_operations?: unknown[] } } {
   const out = execFileSync(join(resolveTools().pulumiRoot, 'bin', 'pulumi'), ['stack', 'export', '--stack', `organization/${project}/${stack}`], {
     env: {
       ...process.env,
@@ -25,7 +25,7 @@ export function exportStack(sw: Stackwright, org: string, project: string, stack
 }
 
 /** Polls the logs API until `pattern` appears (e.g. Pulumi inside a resource's create). */
-export async function waitForLog(sw: Stackwright, stackPath: string, id: string, pattern: RegExp, timeoutMs = 180_000): Promise<void> {
+export async function waitForLog(sw: Pick<Stackwright, 'api'>, stackPath: string, id: string, pattern: RegExp, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const d = (await sw.api(`${stackPath}/deployments/${id}`)).body;

@@ -24,7 +24,7 @@ export interface Stackwright {
   /** Stops the worker gracefully, then starts a new one on the same task queue, as a redeploy would. */
   restartWorker(): Promise<void>;
   /** fetch against the API with the token set. */
-  api(path: string, init?: { method?: string; body?: unknown; token?: string | null }): Promise<{ status: number; body: any }>;
+  api(path: string, init?: ApiInit): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
 
@@ -73,23 +73,7 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
       workers = await newWorkers();
       running = runAll(workers);
     },
-    async api(path, init = {}) {
-      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-      if (init.token !== null) headers.Authorization = `token ${init.token ?? config.token}`;
-      const res = await fetch(url + path, {
-        method: init.method ?? 'GET',
-        headers,
-        body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
-      });
-      const text = await res.text();
-      let body: unknown = text;
-      try {
-        body = text ? JSON.parse(text) : undefined;
-      } catch {
-        /* not JSON */
-      }
-      return { status: res.status, body };
-    },
+    api: (path, init) => callApi(url, config.token, path, init),
     async stop() {
       await new Promise((r) => server.close(r));
       await stopWorkers();
@@ -98,6 +82,27 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
       await store.db.destroy();
     },
   };
+}
+
+export type ApiInit = { method?: string; body?: unknown; token?: string | null };
+
+/** fetch against an API at `url`, with `token` unless `init.token` says otherwise; JSON bodies parsed. */
+export async function callApi(url: string, token: string, path: string, init: ApiInit = {}): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (init.token !== null) headers.Authorization = `token ${init.token ?? token}`;
+  const res = await fetch(url + path, {
+    method: init.method ?? 'GET',
+    headers,
+    body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body };
 }
 
 /** The SDK logs every worker state change at INFO; tests only want warnings. */
@@ -112,7 +117,7 @@ function quietTemporal(): void {
 const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 /** Polls a deployment until it reaches a terminal status. */
-export async function waitForDeployment(sw: Stackwright, stackPath: string, id: string, timeoutMs = 240_000): Promise<any> {
+export async function waitForDeployment(sw: Pick<Stackwright, 'api'>, stackPath: string, id: string, timeoutMs = 240_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { body } = await sw.api(`${stackPath}/deployments/${id}`);
@@ -123,7 +128,7 @@ export async function waitForDeployment(sw: Stackwright, stackPath: string, id: 
 }
 
 /** Reads a deployment's whole log (or all of it after `from`) through the stream-mode API. */
-export async function readAllLogs(sw: Stackwright, stackPath: string, id: string, from?: string): Promise<any[]> {
+export async function readAllLogs(sw: Pick<Stackwright, 'api'>, stackPath: string, id: string, from?: string): Promise<any[]> {
   const lines: any[] = [];
   let token = from;
   for (let i = 0; i < 1000; i++) {
