@@ -21,8 +21,11 @@ interface OpenApi {
  * CLI"). Each entry names the JSON path in an answer that the spec types differently.
  */
 const WIRE_FORMAT_WINS: { route: string; path: RegExp; why: string }[] = [
-  { route: 'settings', path: /^\/operationContext\/environmentVariables\/[^/]+$/, why: 'a plain value is a bare string; the spec wants an object with `secret`' },
-  { route: 'settings', path: /\/(ciphertext|secret)$|^\/operationContext\/environmentVariables\/[^/]+$|gitAuth/, why: 'sealed values are {ciphertext: string}; the spec types ciphertext as bytes and requires `secret`' },
+  {
+    route: 'settings',
+    path: /^\/operationContext\/environmentVariables\/[^/]+(\/ciphertext)?$/,
+    why: 'a plain value is a bare string and a sealed one {ciphertext: string}; the spec wants an object with `secret` and ciphertext as bytes',
+  },
   { route: 'encrypt', path: /^(\/ciphertext)?$/, why: 'the CLI reads {ciphertext: string}; the spec requires `secret` and types ciphertext as bytes' },
 ];
 
