@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LocalWorkspace, PulumiCommand, Stack, type LocalWorkspaceOptions } from '@pulumi/pulumi/automation';
 import { createProgramRepo, type TestRepo } from '../helpers/repo';
-import { startStackwright, type Stackwright } from '../helpers/stackwright';
+import { startStackwright, waitForDeployment, type Stackwright } from '../helpers/stackwright';
 import { resolveTools } from '../../src/tools';
 
 // Pulumi's own clients against a running Stackwright: the `pulumi` CLI the project builds (login,
@@ -139,12 +139,16 @@ test('deployment run preview, refresh, detect-drift and remediate-drift', async 
 
 test('deployment cancel of a queued deployment', async () => {
   expect((await sw.api(`${stackPath}/deployments/pause`, { method: 'POST' })).status).toBe(200);
-  await ok(['deployment', 'run', 'update', '--stack', fq]); // logs suppressed: returns once queued
-  const queued = await latest();
-  expect(queued.status).toBe('not-started');
-  expect(await ok(['deployment', 'cancel', queued.id, '--stack', fq, '--yes'])).toContain(queued.id);
-  expect((await sw.api(`${stackPath}/deployments/${queued.id}`)).body.status).toBe('skipped');
-  expect((await sw.api(`${stackPath}/deployments/resume`, { method: 'POST' })).status).toBe(200);
+  try {
+    await ok(['deployment', 'run', 'update', '--stack', fq]); // logs suppressed: returns once queued
+    const queued = await latest();
+    expect(queued.status).toBe('not-started');
+    expect(await ok(['deployment', 'cancel', queued.id, '--stack', fq, '--yes'])).toContain(queued.id);
+    // The cancel reaches the stack's queue as a signal: the record follows a moment later.
+    expect((await waitForDeployment(sw, stackPath, queued.id, 60_000)).status).toBe('skipped');
+  } finally {
+    expect((await sw.api(`${stackPath}/deployments/resume`, { method: 'POST' })).status).toBe(200);
+  }
 });
 
 test('up --remote with --remote-* flags, from a directory holding Pulumi.yaml', async () => {
