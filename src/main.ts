@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { serve } from '@hono/node-server';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig, PRIVATE_ENV, type Config } from './config';
@@ -33,6 +33,8 @@ async function runWorker(config: Config): Promise<void> {
   Runtime.install({ logger: new DefaultLogger(config.STACKWRIGHT_LOG_LEVEL === 'debug' || config.STACKWRIGHT_LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN') });
   // Pulumi's Automation API hands this process's environment to every deployment.
   for (const name of PRIVATE_ENV) delete process.env[name];
+  if (config.STACKWRIGHT_SANDBOX === 'off') warnUnsandboxed();
+  else checkSandboxTools();
   const store = new Store(await openDatabase(config.databaseUrl));
   const client = await connectClient(address, config.TEMPORAL_NAMESPACE);
   await registerSearchAttributes(client, config.TEMPORAL_NAMESPACE);
@@ -108,6 +110,21 @@ async function terminate(children: ChildProcess[]): Promise<void> {
   const force = setTimeout(() => live.forEach((c) => c.kill('SIGKILL')), 15_000);
   await Promise.all(exited);
   clearTimeout(force);
+}
+
+/** Loud, because every deployment can then read Stackwright's secrets and reach its services. */
+function warnUnsandboxed(): void {
+  const bar = '!'.repeat(100);
+  log.warn(
+    [bar, 'STACKWRIGHT_SANDBOX=off: deployments run as Stackwright itself, unsandboxed. Their programs, install scripts and',
+      'pre-run commands can read the API token, the secrets key, the database and every stack\'s state, and reach the', 'Temporal frontend. Use it only where every deployment\'s code is trusted.', bar].join('\n'),
+  );
+}
+
+/** The sandbox needs bubblewrap, slirp4netns (and util-linux); fail at start-up rather than at the first deployment. */
+function checkSandboxTools(): void {
+  const missing = ['bwrap', 'slirp4netns', 'setpriv', 'unshare'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+  if (missing.length) throw new ConfigError(`the deployment sandbox needs ${missing.join(', ')} (Debian: apt-get install bubblewrap slirp4netns util-linux); or set STACKWRIGHT_SANDBOX=off`);
 }
 
 function requireTemporal(config: Config): string {

@@ -20,6 +20,7 @@ import { Liveness } from './liveness';
 import type { LogWriter } from './log-writer';
 import { safeHeartbeat } from './run-process';
 import { killProcessesIn } from './process-tree';
+import { giveToSandbox, pulumiShim } from './sandbox';
 
 export interface PulumiSummary {
   result: string;
@@ -66,7 +67,8 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
   };
   log.line(`$ ${PULUMI_COMMAND[o.input.operation]} --stack ${o.input.stack}`);
   try {
-    return await RUN[o.input.operation](await selectStack(o, pulumiRoot), common);
+    const root = o.sandboxSpec ? pulumiShim(o.sandboxSpec, o.runDir, pulumiRoot) : pulumiRoot;
+    return await RUN[o.input.operation](await selectStack(o, root), common);
   } catch (err) {
     if (cancelled.aborted) throw Context.current().cancellationSignal.reason ?? err;
     if (liveness.stoppedBecause) throw ApplicationFailure.nonRetryable(`Pulumi was stopped: ${liveness.stoppedBecause}.`, 'PulumiInterrupted');
@@ -103,6 +105,8 @@ async function selectStack(o: OpenDeployment, pulumiRoot: string): Promise<Stack
   // The file backend needs its directory to exist.
   if (envVars.PULUMI_BACKEND_URL.startsWith('file://')) mkdirSync(envVars.PULUMI_BACKEND_URL.slice('file://'.length), { recursive: true });
   mkdirSync(envVars.PULUMI_HOME, { recursive: true });
+  // Recovery, which runs outside the sandbox, may have rewritten the state.
+  if (o.sandboxSpec) for (const d of [envVars.PULUMI_HOME, o.stateDir]) if (d) giveToSandbox(d);
   const ws = await LocalWorkspace.create({ workDir: o.programDir, pulumiCommand, pulumiHome: envVars.PULUMI_HOME, envVars });
   return Stack.createOrSelect(o.input.stack, ws);
 }

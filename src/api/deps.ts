@@ -26,6 +26,8 @@ export interface ApiDeps {
     /** Lists a pull request's files for path filters (GitHub's webhook does not). */
     github?: { apiUrl: string; token?: string };
   };
+  /** file:// and local repository paths are accepted (STACKWRIGHT_ALLOW_LOCAL_REPOS). */
+  allowLocalRepos?: boolean;
   /** How log streams poll the store; the defaults suit production. */
   logStream?: LogStreamTiming;
 }
@@ -42,6 +44,7 @@ export function apiDeps(config: Config, store: Store, temporal: Client, log: Log
     publicUrl: config.publicUrl,
     temporalUiUrl: config.STACKWRIGHT_TEMPORAL_UI_URL,
     log,
+    allowLocalRepos: config.STACKWRIGHT_ALLOW_LOCAL_REPOS,
     webhooks: {
       githubSecret: config.STACKWRIGHT_GITHUB_WEBHOOK_SECRET,
       gitlabToken: config.STACKWRIGHT_GITLAB_WEBHOOK_TOKEN,

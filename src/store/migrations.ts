@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import { repositoryKeysOf } from '../vcs/repository';
 import type { Database } from './schema';
 
@@ -99,6 +99,25 @@ const migrations: Record<string, Migration> = {
         const keys = repositoryKeysOf(JSON.parse(r.settings));
         if (keys.length) await typed.insertInto('stack_repositories').values(keys.map((k) => ({ ...k, org: r.org, project: r.project, stack: r.stack }))).execute();
       }
+    },
+  },
+  // Per-stack Pulumi passphrases: every stack that exists now keeps the shared one.
+  '0007_security': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('stack_pulumi_keys')
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('scheme', 'varchar(16)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('stack_pulumi_keys_pk', ['org', 'project', 'stack'])
+        .execute();
+      const d = db as Kysely<Database>;
+      await d
+        .insertInto('stack_pulumi_keys')
+        .columns(['org', 'project', 'stack', 'scheme'])
+        .expression(d.selectFrom('deployments').select(['org', 'project', 'stack', sql<string>`'shared'`.as('scheme')]).distinct())
+        .execute();
     },
   },
 };

@@ -58,4 +58,11 @@ export interface Database {
     project: string;
     stack: string;
   };
+  /** Which Pulumi passphrase each stack uses: 'shared' (stacks older than per-stack keys) or 'derived'. */
+  stack_pulumi_keys: {
+    org: string;
+    project: string;
+    stack: string;
+    scheme: string;
+  };
 }

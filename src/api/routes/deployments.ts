@@ -5,6 +5,7 @@ import { StackRef } from '../../shared/names';
 import { CreateDeploymentRequest } from '../../shared/deployment';
 import { runnableIssues, type DeploymentSettings } from '../../shared/settings';
 import { sealSecrets } from '../../shared/secrets';
+import { moveUrlCredentials, repoUrlIssues } from '../../shared/repo-url';
 import { mergeSettings, stripNulls } from '../../shared/merge';
 import { deploymentWorkflowId } from '../../shared/ids';
 import { enqueueDeployment, QueueUnavailable } from '../enqueue';
@@ -45,7 +46,9 @@ export function deploymentRoutes(deps: ApiDeps) {
       if (inheritSettings && !stored && Object.keys(overrides).length === 0) {
         return apiError(c, 404, 'this stack has no deployment settings; store some or send them in the request');
       }
-      const sealed = sealSecrets(overrides, deps.box.encrypt);
+      const urlIssues = repoUrlIssues(overrides.sourceContext?.git?.repoURL, deps.allowLocalRepos ?? false);
+      if (urlIssues.length) return badRequest(c, urlIssues);
+      const sealed = sealSecrets(moveUrlCredentials(overrides), deps.box.encrypt);
       const settings = stored ? mergeSettings<DeploymentSettings>(stored.settings, sealed) : stripNulls(sealed as DeploymentSettings);
       const issues = runnableIssues(settings);
       if (issues.length) return badRequest(c, issues);

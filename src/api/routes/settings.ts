@@ -4,7 +4,8 @@ import { StackRef } from '../../shared/names';
 import { DeploymentSettingsInput, type DeploymentSettings } from '../../shared/settings';
 import { sealSecrets } from '../../shared/secrets';
 import { mergeSettings, stripNulls } from '../../shared/merge';
-import { apiError, onInvalid } from '../errors';
+import { apiError, badRequest, onInvalid } from '../errors';
+import { moveUrlCredentials, repoUrlIssues } from '../../shared/repo-url';
 import { requireJson } from '../json-body';
 import type { ApiDeps } from '../deps';
 
@@ -13,7 +14,8 @@ const params = zValidator('param', StackRef, onInvalid());
 
 /** GET | POST (merge) | PUT (replace) | DELETE .../deployments/settings */
 export function settingsRoutes(deps: ApiDeps) {
-  const seal = (s: object) => sealSecrets(s, deps.box.encrypt) as DeploymentSettings;
+  const seal = (s: DeploymentSettingsInput) => sealSecrets(moveUrlCredentials(s), deps.box.encrypt) as DeploymentSettings;
+  const urlIssues = (s: DeploymentSettingsInput) => repoUrlIssues(s.sourceContext?.git?.repoURL, deps.allowLocalRepos ?? false);
   const show = (s: { settings: DeploymentSettings; version: number }) => ({ ...s.settings, version: s.version });
 
   return new Hono()
@@ -23,11 +25,13 @@ export function settingsRoutes(deps: ApiDeps) {
     })
     .post('/', params, requireJson, body(), async (c) => {
       const ref = c.req.valid('param');
+      if (urlIssues(c.req.valid('json')).length) return badRequest(c, urlIssues(c.req.valid('json')));
       const current = await deps.store.getSettings(ref);
       const merged = mergeSettings<DeploymentSettings>(current?.settings, seal(c.req.valid('json')));
       return c.json(show(await deps.store.saveSettings(ref, merged)));
     })
     .put('/', params, requireJson, body(), async (c) => {
+      if (urlIssues(c.req.valid('json')).length) return badRequest(c, urlIssues(c.req.valid('json')));
       const saved = await deps.store.saveSettings(c.req.valid('param'), stripNulls(seal(c.req.valid('json'))));
       return c.json(show(saved));
     })
