@@ -39,6 +39,10 @@ export const EnvConfig = z.object({
   STACKWRIGHT_GITHUB_TOKEN: z.string().min(1).optional(),
   STACKWRIGHT_GITLAB_API_URL: z.string().url().default('https://gitlab.com/api/v4'),
   STACKWRIGHT_GITLAB_TOKEN: z.string().min(1).optional(),
+  STACKWRIGHT_CODEC_KEYS: z
+    .string()
+    .refine((v) => v.split(',').every((e) => /^[A-Za-z0-9_.-]+=/.test(e.trim()) && Buffer.from(e.split('=')[1] ?? '', 'base64').length === 32), 'must be id=<base64 32-byte key>, comma-separated')
+    .optional(),
   STACKWRIGHT_SANDBOX: z.enum(['on', 'off']).default('on'),
   STACKWRIGHT_SANDBOX_BINDS: z
     .string()
@@ -119,4 +123,5 @@ export const PRIVATE_ENV = [
   'STACKWRIGHT_GENERIC_VCS_SECRET',
   'STACKWRIGHT_GITHUB_TOKEN',
   'STACKWRIGHT_GITLAB_TOKEN',
+  'STACKWRIGHT_CODEC_KEYS',
 ];

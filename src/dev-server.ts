@@ -11,6 +11,8 @@ export interface DevServerOptions {
   /** Defaults to a file in the data dir so workflows survive restarts. */
   dbFilename?: string;
   ui?: boolean;
+  /** Remote codec the Web UI decodes payloads with (Stackwright's API). */
+  codecEndpoint?: string;
 }
 
 /** Starts `temporal server start-dev` and resolves once its gRPC port accepts connections. */
@@ -24,6 +26,7 @@ export async function startDevServer(o: DevServerOptions): Promise<{ address: st
     '--log-level', 'error',
     ...(o.ui === false ? ['--headless'] : ['--ui-port', String(o.port + 1000)]),
     ...devServerSearchAttributeFlags(),
+    ...(o.codecEndpoint && o.ui !== false ? ['--ui-codec-endpoint', o.codecEndpoint] : []),
   ];
   const child = spawn(o.temporalCli, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   const address = `127.0.0.1:${o.port}`;

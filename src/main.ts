@@ -10,6 +10,7 @@ import { openDatabase } from './store/db';
 import { Store } from './store/store';
 import { apiDeps, createApp } from './api/app';
 import { createWorkers, runWorkers } from './worker';
+import { codecKeys, codecPathToken } from './codec/payload-codec';
 
 const log = createLogger();
 
@@ -17,7 +18,7 @@ const log = createLogger();
 async function runApi(config: Config): Promise<void> {
   const address = requireTemporal(config);
   const store = new Store(await openDatabase(config.databaseUrl));
-  const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE);
+  const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE, codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS));
   const app = createApp(apiDeps(config, store, temporal, log));
   const server = serve({ fetch: app.fetch, hostname: config.STACKWRIGHT_HOST, port: config.STACKWRIGHT_PORT }, () =>
     log.info(`API listening on ${config.publicUrl}`),
@@ -36,7 +37,7 @@ async function runWorker(config: Config): Promise<void> {
   if (config.STACKWRIGHT_SANDBOX === 'off') warnUnsandboxed();
   else checkSandboxTools();
   const store = new Store(await openDatabase(config.databaseUrl));
-  const client = await connectClient(address, config.TEMPORAL_NAMESPACE);
+  const client = await connectClient(address, config.TEMPORAL_NAMESPACE, codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS));
   await registerSearchAttributes(client, config.TEMPORAL_NAMESPACE);
   await client.connection.close();
   const connection = await connectWorker(address);
@@ -75,6 +76,8 @@ async function runAll(config: Config): Promise<void> {
       dataDir: config.dataDir,
       port: config.STACKWRIGHT_TEMPORAL_PORT,
       namespace: config.TEMPORAL_NAMESPACE,
+      // The UI decodes payloads through the API (the path carries a codec-only token, not the API token).
+      codecEndpoint: `${config.publicUrl}/codec/${codecPathToken(config.secretsKey)}`,
     });
     devServer = dev.child;
     dev.child.once('exit', () => void stop(1));

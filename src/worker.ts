@@ -6,6 +6,7 @@ import type { Config } from './config';
 import type { Store } from './store/store';
 import { SecretBox } from './secret-box';
 import { resolveTools } from './tools';
+import { codecKeys, dataConverter } from './codec/payload-codec';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -53,7 +54,13 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
       gitlabToken: o.config.STACKWRIGHT_GITLAB_TOKEN,
     },
   };
-  const common = { connection: o.connection, namespace: o.config.TEMPORAL_NAMESPACE, shutdownGraceTime: '10 seconds' as const };
+  const common = {
+    connection: o.connection,
+    namespace: o.config.TEMPORAL_NAMESPACE,
+    shutdownGraceTime: '10 seconds' as const,
+    // Nothing reaches Temporal in clear: inputs, results, signals, queries, memos.
+    dataConverter: dataConverter(codecKeys(o.config.secretsKey, o.config.STACKWRIGHT_CODEC_KEYS)),
+  };
   return Promise.all([
     Worker.create({
       ...common,

@@ -10,6 +10,7 @@ import { orgQueueRoutes, stackQueueRoutes } from './routes/queue';
 import { driftRoutes } from './routes/drift';
 import { webhookRoutes } from './routes/webhooks';
 import { orgDeploymentRoutes } from './routes/org-deployments';
+import { codecRoutes } from '../codec/codec-routes';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -20,6 +21,7 @@ export function createApp(deps: ApiDeps) {
     .onError(errorHandler(deps.log))
     .notFound((c) => apiError(c, 404, 'not found'))
     .get('/healthz', (c) => c.json({ ok: true }))
+    .route('/codec', deps.codec ? codecRoutes(deps.codec) : new Hono())
     // Webhooks authenticate by their signatures and have a limit of their own.
     .use('/api/*', except('/api/webhooks/*', bearerAuth({ token: deps.token, prefix: 'token' })))
     .use('/api/*', except('/api/webhooks/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') })))

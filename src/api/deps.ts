@@ -4,6 +4,8 @@ import type { Store } from '../store/store';
 import { SecretBox } from '../secret-box';
 import type { Config } from '../config';
 import type { LogStreamTiming } from './log-stream';
+import type { CodecRouteDeps } from '../codec/codec-routes';
+import { codecKeys, codecPathToken, EncryptionCodec } from '../codec/payload-codec';
 
 export interface ApiDeps {
   store: Store;
@@ -28,6 +30,8 @@ export interface ApiDeps {
   };
   /** file:// and local repository paths are accepted (STACKWRIGHT_ALLOW_LOCAL_REPOS). */
   allowLocalRepos?: boolean;
+  /** The remote codec endpoint (/codec/encode, /codec/decode). */
+  codec?: CodecRouteDeps;
   /** How log streams poll the store; the defaults suit production. */
   logStream?: LogStreamTiming;
 }
@@ -45,6 +49,12 @@ export function apiDeps(config: Config, store: Store, temporal: Client, log: Log
     temporalUiUrl: config.STACKWRIGHT_TEMPORAL_UI_URL,
     log,
     allowLocalRepos: config.STACKWRIGHT_ALLOW_LOCAL_REPOS,
+    codec: {
+      codec: new EncryptionCodec(codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS)),
+      token: config.token,
+      pathToken: codecPathToken(config.secretsKey),
+      uiOrigin: config.STACKWRIGHT_TEMPORAL_UI_URL ? new URL(config.STACKWRIGHT_TEMPORAL_UI_URL).origin : undefined,
+    },
     webhooks: {
       githubSecret: config.STACKWRIGHT_GITHUB_WEBHOOK_SECRET,
       gitlabToken: config.STACKWRIGHT_GITLAB_WEBHOOK_TOKEN,

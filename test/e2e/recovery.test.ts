@@ -1,9 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { createProgramRepo } from '../helpers/repo';
-import { readAllLogs, startStackwright, startWorkerProcess, waitForDeployment, type Stackwright } from '../helpers/stackwright';
+import { readAllLogs, startStackwright, startWorkerProcess, waitForDeployment, type Stackwright, newOutDir } from '../helpers/stackwright';
 import { exportStack, lockFiles, waitForLog } from '../helpers/pulumi-state';
 
 // A worker killed with SIGKILL in the middle of `pulumi up`: another worker must recover the stack.
@@ -23,7 +22,7 @@ afterAll(async () => {
 
 test('after the worker dies mid-update, a new worker unlocks the stack, clears pending operations and fails the deployment', async () => {
   const repo = createProgramRepo('website');
-  const outDir = mkdtempSync(join(tmpdir(), 'stackwright-out-'));
+  const outDir = newOutDir();
   await sw.api(`${stackPath}/deployments/settings`, {
     method: 'POST',
     body: {

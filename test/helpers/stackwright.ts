@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -14,6 +14,7 @@ import { Store } from '../../src/store/store';
 import { apiDeps, createApp } from '../../src/api/app';
 import { createWorkers, runWorkers } from '../../src/worker';
 import type { Client } from '@temporalio/client';
+import { codecKeys } from '../../src/codec/payload-codec';
 
 export interface Stackwright {
   url: string;
@@ -38,6 +39,9 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
   if (!address) throw new Error('global-setup did not start Temporal');
   const config = loadConfig({
     STACKWRIGHT_DATA_DIR: mkdtempSync(join(tmpdir(), 'stackwright-data-')),
+    // The test programs live in local repositories and write their files to newOutDir()s.
+    STACKWRIGHT_ALLOW_LOCAL_REPOS: 'true',
+    STACKWRIGHT_SANDBOX_BINDS: outRoot(),
     STACKWRIGHT_TASK_QUEUE: `test-${randomUUID()}`,
     STACKWRIGHT_LOG_LEVEL: 'warn',
     TEMPORAL_ADDRESS: address,
@@ -45,7 +49,7 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
   });
   const log = createLogger('warn');
   const store = new Store(await openDatabase(config.databaseUrl));
-  const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE);
+  const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE, codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS));
   const connection = await connectWorker(address);
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
   const newWorkers = () => (opts.worker === false ? Promise.resolve([]) : createWorkers({ connection, store, config, workflowBundle }));
@@ -100,6 +104,23 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
   };
 }
 
+let outs: string | undefined;
+/** One directory per test process under which deployments may write (STACKWRIGHT_SANDBOX_BINDS). */
+function outRoot(): string {
+  if (!outs) {
+    outs = mkdtempSync(join(tmpdir(), 'stackwright-outs-'));
+    chmodSync(outs, 0o777);
+  }
+  return outs;
+}
+
+/** A fresh directory a sandboxed deployment can write to (its OUT_DIR). */
+export function newOutDir(): string {
+  const dir = mkdtempSync(join(outRoot(), 'out-'));
+  chmodSync(dir, 0o777);
+  return dir;
+}
+
 /** The SDK logs every worker state change at INFO; tests only want warnings. */
 function quietTemporal(): void {
   try {
@@ -149,6 +170,9 @@ export function startWorkerProcess(sw: Stackwright): ChildProcess {
       STACKWRIGHT_TASK_QUEUE: sw.config.STACKWRIGHT_TASK_QUEUE,
       STACKWRIGHT_KILL_GRACE_SECONDS: String(sw.config.STACKWRIGHT_KILL_GRACE_SECONDS),
       STACKWRIGHT_LOG_LEVEL: 'warn',
+      STACKWRIGHT_ALLOW_LOCAL_REPOS: 'true',
+      STACKWRIGHT_SANDBOX_BINDS: sw.config.STACKWRIGHT_SANDBOX_BINDS.map((b) => b.path).join(','),
+      STACKWRIGHT_SECRETS_KEY: sw.config.secretsKey.toString('base64'),
       TEMPORAL_ADDRESS: process.env.STACKWRIGHT_TEST_TEMPORAL_ADDRESS,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
