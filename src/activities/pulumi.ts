@@ -100,13 +100,13 @@ const RUN: Record<Operation, (stack: Stack, opts: RunOptions) => Promise<PulumiS
 };
 
 async function selectStack(o: OpenDeployment, pulumiRoot: string): Promise<Stack> {
-  const pulumiCommand = await PulumiCommand.get({ root: pulumiRoot, skipVersionCheck: true });
   const { PATH: _path, ...envVars } = o.env;
   // The file backend needs its directory to exist.
   if (envVars.PULUMI_BACKEND_URL.startsWith('file://')) mkdirSync(envVars.PULUMI_BACKEND_URL.slice('file://'.length), { recursive: true });
   mkdirSync(envVars.PULUMI_HOME, { recursive: true });
   // Recovery, which runs outside the sandbox, may have rewritten the state.
   if (o.sandboxSpec) for (const d of [envVars.PULUMI_HOME, o.stateDir]) if (d) giveToSandbox(d);
+  const pulumiCommand = await PulumiCommand.get({ root: pulumiRoot, skipVersionCheck: true });
   const ws = await LocalWorkspace.create({ workDir: o.programDir, pulumiCommand, pulumiHome: envVars.PULUMI_HOME, envVars });
   return Stack.createOrSelect(o.input.stack, ws);
 }

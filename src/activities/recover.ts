@@ -10,6 +10,7 @@ import { openDeployment, type ActivityDeps, type OpenDeployment } from './contex
 import { LogWriter } from './log-writer';
 import { isAlive, processesIn, cwdOf, isInside } from './process-tree';
 import { runProcess } from './run-process';
+import { SANDBOX_HOSTNAME } from './sandbox';
 
 interface LockHolder {
   pid: number;
@@ -78,7 +79,10 @@ async function clearLock(deps: ActivityDeps, o: OpenDeployment, log: LogWriter):
     if (holders.length === 0) return false;
     for (const h of holders) {
       const since = h.timestamp ? ` since ${h.timestamp}` : '';
-      if (h.hostname !== hostname()) {
+      if (h.hostname === SANDBOX_HOSTNAME) {
+        // Pulumi ran in a sandbox of this host (its own PID namespace): stopLeftovers has ended everything that ran there.
+        log.line(`The lock is held by pid ${h.pid} (in a sandbox on this host)${since}, which is no longer running.`);
+      } else if (h.hostname !== hostname()) {
         // That host's worker stopped heartbeating, which is why this runs; its process cannot be checked from here.
         log.line(`The lock is held by pid ${h.pid} on ${h.hostname}${since}, whose worker stopped responding.`);
       } else if (isAlive(h.pid) && !isInside(cwdOf(h.pid), o.workspace)) {

@@ -5,11 +5,11 @@
 // process's environment and is filtered here, never written to a file or a command line.
 'use strict';
 const { spawn, execFileSync } = require('node:child_process');
-const { chownSync, openSync, readFileSync } = require('node:fs');
+const { chownSync, readFileSync } = require('node:fs');
 const { dirname } = require('node:path');
 
 const [specFile, command, ...args] = process.argv.slice(2);
-/** @type {{ prefix: string[], chownTo?: number, bwrap: string[], binds: { path: string, readOnly: boolean }[], envNames: string[], envPrefixes: string[], slirp?: string[], slirpJoinsUserns?: boolean }} */
+/** @type {{ prefix: string[], chownTo?: number, bwrap: string[], inner: string[], mounted: string[], binds: { path: string, readOnly: boolean }[], envNames: string[], envPrefixes: string[], slirp?: string[], slirpJoinsUserns?: boolean }} */
 const spec = JSON.parse(readFileSync(specFile, 'utf8'));
 
 const env = {};
@@ -25,15 +25,18 @@ if (logAt >= 0 && args[logAt + 1]) {
   if (spec.chownTo !== undefined) chownSync(dir, spec.chownTo, spec.chownTo);
   binds.push({ path: dir, readOnly: false });
 }
-// bwrap runs as the sandbox's user, who may not traverse the parents (a 0700 data dir): it binds
-// descriptors opened here instead of paths.
-const fds = binds.map((b) => openSync(b.path, 'r'));
-const bindArgs = binds.flatMap((b, i) => [b.readOnly ? '--ro-bind-fd' : '--bind-fd', String(5 + i), b.path]);
+// Each bind's parents are made anew, traversable and empty (bwrap would make them 0700 as root).
+const parents = new Set();
+for (const b of binds) {
+  for (let d = dirname(b.path); d !== '/' && !spec.mounted.some((m) => d === m || d.startsWith(`${m}/`)); d = dirname(d)) parents.add(d);
+}
+const dirArgs = [...parents].sort((a, b) => a.length - b.length).flatMap((d) => ['--perms', '0755', '--dir', d]);
+const bindArgs = [...dirArgs, ...binds.flatMap((b) => [b.readOnly ? '--ro-bind' : '--bind', b.path, b.path])];
 
 const inside = (dir) => process.cwd() === dir || process.cwd().startsWith(`${dir}/`);
 const cwd = binds.some((b) => inside(b.path)) ? process.cwd() : '/';
-const argv = [...spec.prefix, 'bwrap', ...spec.bwrap, ...bindArgs, '--chdir', cwd, '--info-fd', '3', '--block-fd', '4', '--', command, ...args];
-const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe', ...fds] });
+const argv = [...spec.prefix, 'bwrap', ...spec.bwrap, ...bindArgs, '--chdir', cwd, '--info-fd', '3', '--block-fd', '4', '--', ...spec.inner, command, ...args];
+const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'] });
 
 let sandboxPid;
 const pending = [];

@@ -1,4 +1,5 @@
 import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { SandboxBind } from '../config';
 import { isInside } from './process-tree';
@@ -11,6 +12,9 @@ export interface SandboxOptions {
 
 /** The uid (and gid) deployments run as when Stackwright is root: nobody, never Stackwright's own. */
 export const SANDBOX_UID = 65534;
+
+/** The host name inside the sandbox, and so of the Pulumi locks taken there: the host's own, marked. */
+export const SANDBOX_HOSTNAME = `${hostname().slice(0, 50)}.sandbox`;
 
 const LAUNCHER = join(__dirname, 'sandbox-exec.js');
 const isRoot = () => process.getuid?.() === 0;
@@ -30,11 +34,11 @@ export interface SandboxPaths {
 /**
  * Writes the sandbox description for one deployment (idempotent) and returns the file. The
  * resulting command line, as root:
- *   unshare --net -- setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --
- *   bwrap --unshare-user --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try --die-with-parent
- *     --new-session --as-pid-1 --uid 65534 --gid 65534 --hostname sandbox --ro-bind /usr /usr (and /bin, /lib…, /etc)
- *     --proc /proc --dev /dev --tmpfs /tmp --ro-bind-fd <pulumi tools> --bind-fd <workspace> --bind-fd <stack state>
- *     [operator binds] --chdir <cwd> --info-fd 3 --block-fd 4 -- <command>
+ *   unshare --net -- bwrap --cap-add CAP_SETUID --cap-add CAP_SETGID --unshare-pid --unshare-ipc --unshare-uts
+ *     --unshare-cgroup-try --die-with-parent --new-session --as-pid-1 --hostname sandbox
+ *     --ro-bind /usr /usr (and /bin, /lib…, /etc) --proc /proc --dev /dev --tmpfs /tmp --ro-bind <pulumi tools>
+ *     --bind <workspace> --bind <stack state> [operator binds] --chdir <cwd> --info-fd 3 --block-fd 4 --
+ *   setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- <command>
  * with slirp4netns --configure --disable-host-loopback attached to the new netns before the command starts.
  */
 export function writeSandboxSpec(p: SandboxPaths, opts: SandboxOptions): string {
@@ -48,16 +52,17 @@ export function writeSandboxSpec(p: SandboxPaths, opts: SandboxOptions): string 
   // node (for npm and the language host) and the Pulumi binaries may live outside /usr.
   const node = dirname(dirname(realpathSync(process.execPath)));
   const root = isRoot();
+  // As root, bwrap sets up the namespaces with root's rights (it can bind a 0700 data dir's
+  // subdirectories) and setpriv then becomes the sandbox's user for good; otherwise a user
+  // namespace maps the sandbox's uid onto Stackwright's own.
   const bwrap = [
-    '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
-    ...(root ? [] : ['--unshare-net']),
-    '--die-with-parent', '--new-session', '--as-pid-1',
-    '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID), '--hostname', 'sandbox',
+    ...(root ? ['--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'] : ['--unshare-user', '--unshare-net', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID)]),
+    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    '--die-with-parent', '--new-session', '--as-pid-1', '--hostname', SANDBOX_HOSTNAME,
     ...system,
     ...ro('/etc'),
-    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+    '--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp',
   ];
-  // Bound through descriptors the launcher opens: bwrap runs as the sandbox's user, who may not traverse their parents.
   const binds: SandboxBind[] = [
     ...(isInside(node, '/usr') ? [] : [{ path: node, readOnly: true }]),
     { path: p.pulumiRoot, readOnly: true },
@@ -66,11 +71,14 @@ export function writeSandboxSpec(p: SandboxPaths, opts: SandboxOptions): string 
     ...opts.binds,
   ];
   const spec = {
-    prefix: root
-      ? ['unshare', '--net', '--', 'setpriv', `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_UID}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--']
+    prefix: root ? ['unshare', '--net', '--'] : [],
+    inner: root
+      ? ['setpriv', `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_UID}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--']
       : [],
     chownTo: root ? SANDBOX_UID : undefined,
     bwrap,
+    // Where the binds' parent directories need not be made.
+    mounted: ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/proc', '/dev'],
     binds,
     envNames: p.envNames,
     envPrefixes: ['PULUMI_'],
@@ -92,6 +100,8 @@ export const inSandbox = (specFile: string, command: string, args: string[]): [s
   [LAUNCHER, specFile, command, ...args],
 ];
 
+const EVENT_FILE_CLI_VERSION = 'v3.205.0';
+
 /**
  * A directory whose bin/pulumi runs the real CLI in the sandbox, for the Automation API, which
  * starts `pulumi` itself (and hands it the program, plugins and language host).
@@ -101,7 +111,11 @@ export function pulumiShim(specFile: string, runDir: string, pulumiRoot: string)
   mkdirSync(bin, { recursive: true, mode: 0o700 });
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const [node, args] = inSandbox(specFile, join(pulumiRoot, 'bin', 'pulumi'), []);
-  writeFileSync(join(bin, 'pulumi'), `#!/bin/sh\nexec ${[node, ...args].map(q).join(' ')} "$@"\n`, { mode: 0o700 });
+  // The Automation API follows an operation's events through a gRPC server on the worker's loopback
+  // when the CLI is newer than 3.205.0, which the sandbox cannot reach; as 3.205.0 it uses an event
+  // log file, which the launcher shares with the sandbox. No other behaviour of it depends on that.
+  const script = ['#!/bin/sh', `[ "$1" = version ] && [ $# -eq 1 ] && echo ${EVENT_FILE_CLI_VERSION} && exit 0`, `exec ${[node, ...args].map(q).join(' ')} "$@"`];
+  writeFileSync(join(bin, 'pulumi'), `${script.join('\n')}\n`, { mode: 0o700 });
   return dirname(bin);
 }
 
