@@ -156,7 +156,7 @@ test('cancelling pulumi up stops every process of the operation and fails the st
 test('a Pulumi operation whose engine reports nothing for the idle timeout is stopped and classified as interrupted', async () => {
   const ref = { org: `i${Date.now().toString(36)}`, project: 'website', stack: 'dev' };
   const settings: DeploymentSettings = {
-    operationContext: { environmentVariables: { OUT_DIR: join(OUT, 'idle'), CREATE_DELAY_MS: '180000' } },
+    operationContext: { environmentVariables: { OUT_DIR: join(OUT, 'idle'), CREATE_DELAY_MS: '300000' } },
   };
   const record = await store.createDeployment(ref, { operation: 'update', settings, inheritSettings: false, initiator: 'test', requestedBy: 'test', steps: stepNames(settings) });
   const input: DeploymentInput = { ...ref, id: record.id, version: record.version, operation: 'update', settings };
@@ -168,13 +168,13 @@ test('a Pulumi operation whose engine reports nothing for the idle timeout is st
   const step = stepNames(settings).indexOf(STEP.pulumi);
 
   // Long enough for the program to start on a loaded machine (its TypeScript compile reports nothing).
-  const activities = createWorkspaceActivities({ ...deps, pulumiIdleTimeoutMs: 60_000 });
+  const activities = createWorkspaceActivities({ ...deps, pulumiIdleTimeoutMs: 100_000 });
   const env = new MockActivityEnvironment({ activityType: 'pulumiOperation' }, { logger: new DefaultLogger('ERROR') });
   const err = await env.run(activities.pulumiOperation, input, step).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ApplicationFailure);
-  expect(err).toMatchObject({ type: 'PulumiInterrupted', message: 'Pulumi was stopped: it reported no engine event for 60 s.', nonRetryable: true });
+  expect(err).toMatchObject({ type: 'PulumiInterrupted', message: 'Pulumi was stopped: it reported no engine event for 100 s.', nonRetryable: true });
   const log = (await store.readLogs(input.id, step, 0, 10_000)).map((l) => l.line).join('');
   expect(log).toMatch(/hello\s+creating/);
-  expect(log).toContain('Stopping pulumi: it reported no engine event for 60 s.');
+  expect(log).toContain('Stopping pulumi: it reported no engine event for 100 s.');
   expect(processesIn(programDir)).toEqual([]);
 });

@@ -16,7 +16,7 @@ export const SANDBOX_UID = 65534;
 /** The host name inside the sandbox, and so of the Pulumi locks taken there: the host's own, marked. */
 export const SANDBOX_HOSTNAME = `${hostname().slice(0, 50)}.sandbox`;
 
-const LAUNCHER = join(__dirname, 'sandbox-exec.js');
+const LAUNCHER = join(__dirname, 'sandbox-exec.mjs');
 const isRoot = () => process.getuid?.() === 0;
 
 export interface SandboxPaths {

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Runs one command inside a deployment's sandbox: `node sandbox-exec.js <spec.json> <command> [args...]`.
+// Runs one command inside a deployment's sandbox: `node sandbox-exec.mjs <spec.json> <command> [args...]`.
 // Plain JavaScript so that the Automation API can start it as its `pulumi` (see sandbox.ts, which
 // writes the spec). The spec holds no secret: the deployment's environment arrives in this
 // process's environment and is filtered here, never written to a file or a command line.
-'use strict';
-const { spawn, execFileSync } = require('node:child_process');
-const { chownSync, readFileSync } = require('node:fs');
-const { dirname } = require('node:path');
+import { spawn } from 'node:child_process';
+import { chownSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { dirname } from 'node:path';
 
 const [specFile, command, ...args] = process.argv.slice(2);
 /** @type {{ prefix: string[], chownTo?: number, bwrap: string[], inner: string[], mounted: string[], binds: { path: string, readOnly: boolean }[], envNames: string[], envPrefixes: string[], slirp?: string[], slirpJoinsUserns?: boolean }} */
@@ -87,7 +87,7 @@ child.once('error', (err) => {
   process.stderr.write(`sandbox: ${err.message}\n`);
   process.exit(127);
 });
-child.once('exit', (code, sig) => process.exit(code ?? 128 + (sig ? require('node:os').constants.signals[sig] : 0)));
+child.once('exit', (code, sig) => process.exit(code ?? 128 + (sig ? constants.signals[sig] : 0)));
 
 function kill(pid, sig) {
   try {
