@@ -19,6 +19,7 @@ let sw: Stackwright;
 let id: string;
 let version: number;
 let log: string;
+let preRunLog: string;
 
 /** Prints `GOT <what>` for everything it manages to read or reach. */
 const probe = (data: string, temporalPort: string, apiPort: string) => `
@@ -73,6 +74,8 @@ beforeAll(async () => {
   const d = await waitForDeployment(sw, stack, id);
   log = (await readAllLogs(sw, stack, id)).map((l) => l.line ?? '').join('');
   expect([d.status, d.message]).toEqual(['succeeded', undefined]);
+  const preRun = d.jobs[0].steps.findIndex((s: { name: string }) => s.name === 'Pre-run command 1');
+  preRunLog = (await sw.api(`${stack}/deployments/${id}/logs?step=${preRun}&count=499`)).body.lines.map((l: { line?: string }) => l.line ?? '').join('');
 });
 afterAll(async () => sw?.stop());
 
@@ -80,6 +83,7 @@ test('the pre-run command and the program obtain nothing', () => {
   console.log(`What the probes printed:\n${log.split('\n').filter((l) => /GOT|PROBE DONE/.test(l)).join('\n')}`);
   // Both probes ran to the end: as the pre-run command and inside the Pulumi program (whose output Pulumi shows twice).
   expect(log.match(/PROBE DONE as uid 65534 home \S+\/work\/\S+\/home/g)?.length).toBeGreaterThanOrEqual(2);
+  expect(preRunLog).toMatch(/PROBE DONE as uid 65534/);
   expect(log).toMatch(/Stack website-dev creating \(\d+s\) PROBE DONE/);
   expect(log).not.toContain('GOT ');
   for (const secret of [sw.token, sw.config.secretsKey.toString('base64'), sw.config.pulumiPassphrase]) expect(log).not.toContain(secret);
