@@ -107,6 +107,14 @@ test('the secret is nowhere in clear: API answers, logs, database, Temporal hist
     }
   }
 
+  // An operator decodes them through the API's codec endpoint: readable, the secret still sealed.
+  const decoded = execFileSync(temporal, [
+    'workflow', 'show', '--address', address, '--workflow-id', deploymentWorkflowId(ref, version), '--output', 'json',
+    '--codec-endpoint', `${sw.url}/codec`, '--codec-auth', `token ${sw.token}`,
+  ]).toString();
+  expect(decoded).toContain(COMMAND_MARKER);
+  expect(decoded).not.toContain(CANARY);
+
   // The database (and its WAL), Pulumi state, work and sandbox dirs: every file under the data dir.
   const files: string[] = [];
   const walk = (dir: string) => {
