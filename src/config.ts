@@ -52,6 +52,7 @@ export const EnvConfig = z.object({
       for (const b of binds) if (!isAbsolute(b.path)) ctx.addIssue({ code: 'custom', message: `${b.path}: must be an absolute path` });
       return binds.map((b) => ({ ...b, path: resolve(b.path) }));
     }),
+  STACKWRIGHT_NPM_CACHE: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
   STACKWRIGHT_ALLOW_LOCAL_REPOS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 export type EnvConfig = z.infer<typeof EnvConfig>;
@@ -86,6 +87,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = resolve(e.STACKWRIGHT_DATA_DIR);
   const exposing = e.STACKWRIGHT_SANDBOX_BINDS.find((b) => overlaps(b.path, dataDir));
   if (exposing) throw new ConfigError(`invalid configuration:\n  STACKWRIGHT_SANDBOX_BINDS: ${exposing.path} would expose the data dir ${dataDir} to deployments`);
+  if (e.STACKWRIGHT_NPM_CACHE && overlaps(resolve(e.STACKWRIGHT_NPM_CACHE), dataDir)) {
+    throw new ConfigError(`invalid configuration:\n  STACKWRIGHT_NPM_CACHE: ${e.STACKWRIGHT_NPM_CACHE} would expose the data dir ${dataDir} to deployments`);
+  }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const kept = (file: string, make: () => string) => {
     const path = join(dataDir, file);

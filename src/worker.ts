@@ -7,6 +7,7 @@ import type { Store } from './store/store';
 import { SecretBox } from './secret-box';
 import { resolveTools } from './tools';
 import { codecKeys, dataConverter } from './codec/payload-codec';
+import { sandboxNpmCache } from './activities/sandbox';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -39,7 +40,7 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     pulumiPassphrase: o.config.pulumiPassphrase,
     secretsKey: o.config.secretsKey,
     allowLocalRepos: o.config.STACKWRIGHT_ALLOW_LOCAL_REPOS,
-    sandbox: o.config.STACKWRIGHT_SANDBOX === 'on' ? { binds: o.config.STACKWRIGHT_SANDBOX_BINDS } : undefined,
+    sandbox: o.config.STACKWRIGHT_SANDBOX === 'on' ? { binds: o.config.STACKWRIGHT_SANDBOX_BINDS, npmCache: sandboxNpmCache(o.config.STACKWRIGHT_NPM_CACHE) } : undefined,
     publicUrl: o.config.publicUrl,
     taskQueue,
     sessionQueue,

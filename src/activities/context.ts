@@ -85,6 +85,8 @@ export async function openDeployment(deps: ActivityDeps, input: DeploymentInput)
     PULUMI_CONFIG_PASSPHRASE: passphrase,
     PULUMI_SKIP_UPDATE_CHECK: 'true',
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
+    // npm verifies every package against the lockfile's integrity hash, so a shared cache is safe to share.
+    ...(deps.sandbox?.npmCache ? { npm_config_cache: deps.sandbox.npmCache } : {}),
     ...userEnv,
     ...loadPulumiEnv(workspace, programDir),
     PULUMI_ENV: join(workspace, 'PULUMI_ENV'),

@@ -8,6 +8,8 @@ import { isInside } from './process-tree';
 export interface SandboxOptions {
   /** Extra host paths from STACKWRIGHT_SANDBOX_BINDS. */
   binds: SandboxBind[];
+  /** npm's cache shared by deployments (STACKWRIGHT_NPM_CACHE); otherwise each has its own. */
+  npmCache?: string;
 }
 
 /** The uid (and gid) deployments run as when Stackwright is root: nobody, never Stackwright's own. */
@@ -68,6 +70,7 @@ export function writeSandboxSpec(p: SandboxPaths, opts: SandboxOptions): string 
     { path: p.pulumiRoot, readOnly: true },
     { path: p.workspace, readOnly: false },
     ...(p.stateDir ? [{ path: p.stateDir, readOnly: false }] : []),
+    ...(opts.npmCache ? [{ path: opts.npmCache, readOnly: false }] : []),
     ...opts.binds,
   ];
   const spec = {
@@ -124,6 +127,14 @@ export function prepareSandbox(o: { workspace: string; stateDir?: string; env: R
   for (const d of [o.env.HOME, o.env.PULUMI_HOME, o.stateDir]) if (d) mkdirSync(d, { recursive: true });
   giveToSandbox(o.workspace);
   if (o.stateDir) giveToSandbox(o.stateDir);
+}
+
+/** The shared npm cache, made writable by every sandbox (created when missing). */
+export function sandboxNpmCache(dir: string | undefined): string | undefined {
+  if (!dir) return undefined;
+  mkdirSync(dir, { recursive: true });
+  giveToSandbox(dir);
+  return dir;
 }
 
 /** Hands a directory tree to the sandbox's user (as root; nothing to do otherwise). */

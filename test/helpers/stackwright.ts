@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -42,6 +42,8 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
     // The test programs live in local repositories and write their files to newOutDir()s.
     STACKWRIGHT_ALLOW_LOCAL_REPOS: 'true',
     STACKWRIGHT_SANDBOX_BINDS: outRoot(),
+    // Each deployment installs the test program's packages: from a cache, not from the registry each time.
+    STACKWRIGHT_NPM_CACHE: join(homedir(), '.cache', 'stackwright', 'test-npm-cache'),
     STACKWRIGHT_TASK_QUEUE: `test-${randomUUID()}`,
     STACKWRIGHT_LOG_LEVEL: 'warn',
     TEMPORAL_ADDRESS: address,
@@ -173,6 +175,7 @@ export function startWorkerProcess(sw: Stackwright): ChildProcess {
       STACKWRIGHT_ALLOW_LOCAL_REPOS: 'true',
       STACKWRIGHT_SANDBOX_BINDS: sw.config.STACKWRIGHT_SANDBOX_BINDS.map((b) => b.path).join(','),
       STACKWRIGHT_SECRETS_KEY: sw.config.secretsKey.toString('base64'),
+      ...(sw.config.STACKWRIGHT_NPM_CACHE && { STACKWRIGHT_NPM_CACHE: sw.config.STACKWRIGHT_NPM_CACHE }),
       TEMPORAL_ADDRESS: process.env.STACKWRIGHT_TEST_TEMPORAL_ADDRESS,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
