@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createProgramRepo } from '../helpers/repo';
@@ -108,10 +109,11 @@ test('the secret is nowhere in clear: API answers, logs, database, Temporal hist
   }
 
   // An operator decodes them through the API's codec endpoint: readable, the secret still sealed.
-  const decoded = execFileSync(temporal, [
+  // Asynchronously: the codec endpoint is served by this very process.
+  const { stdout: decoded } = await promisify(execFile)(temporal, [
     'workflow', 'show', '--address', address, '--workflow-id', deploymentWorkflowId(ref, version), '--output', 'json',
     '--codec-endpoint', `${sw.url}/codec`, '--codec-auth', `token ${sw.token}`,
-  ]).toString();
+  ]);
   expect(decoded).toContain(COMMAND_MARKER);
   expect(decoded).not.toContain(CANARY);
 

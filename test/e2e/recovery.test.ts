@@ -48,7 +48,9 @@ test('after the worker dies mid-update, a new worker unlocks the stack, clears p
   });
   const log = (await readAllLogs(sw, stackPath, body.id)).map((l) => l.line ?? `# ${l.header}\n`).join('');
   expect(log).toContain('Recovering the stack: the worker running Pulumi stopped responding.');
-  expect(log).toMatch(/Stopped \d+ process\(es\) of the interrupted run still running on this host/);
+  // Pulumi is its sandbox's pid 1: once it ends (its output pipe to the lost worker broken) the kernel ends
+  // everything in the sandbox, so usually nothing of the run is left for recovery to stop.
+  expect(log).toMatch(/Stopped \d+ process\(es\) of the interrupted run still running on this host|No process of the interrupted run is left on this host/);
   expect(log).toMatch(/Pending creating: urn:pulumi:dev::website::.*hello/);
   expect(log).toContain('Cleared 1 pending operation(s).');
   expect(lockFiles(sw, org)).toEqual([]);
