@@ -6,7 +6,7 @@
  * where A's time goes step by step, and how long a queued deployment waits after the one before it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -130,6 +130,9 @@ async function main(): Promise<void> {
   const tools = resolveTools();
   const pulumi = join(tools.pulumiRoot, 'bin', 'pulumi');
   const outDir = join(root, 'out');
+  // Deployments run sandboxed as another user: give them the output directory.
+  mkdirSync(outDir, { mode: 0o777 });
+  chmodSync(outDir, 0o777);
   const passphrase = randomBytes(16).toString('hex');
   const repo = createProgramRepo('website');
   const children: ChildProcess[] = [];
@@ -147,6 +150,8 @@ async function main(): Promise<void> {
       STACKWRIGHT_PORT: String(port),
       STACKWRIGHT_TOKEN: token,
       STACKWRIGHT_LOG_LEVEL: 'warn',
+      STACKWRIGHT_ALLOW_LOCAL_REPOS: 'true',
+      STACKWRIGHT_SANDBOX_BINDS: outDir,
       PULUMI_CONFIG_PASSPHRASE: passphrase,
     };
     for (const role of ['worker', 'api']) {

@@ -20,4 +20,14 @@ if [ ! -d node_modules ] || [ "$want" != "$have" ]; then
   echo "$want" >"$stamp"
 fi
 
+# Deployments run in a sandbox (bubblewrap, slirp4netns; setpriv and unshare come with util-linux).
+if [ "${STACKWRIGHT_SANDBOX:-on}" != off ] && ! { command -v bwrap && command -v slirp4netns; } >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "stackwright: installing bubblewrap and slirp4netns for the deployment sandbox…" >&2
+    (apt-get update -qq && apt-get install -y -qq bubblewrap slirp4netns) >/dev/null 2>&1 || echo "stackwright: could not install bubblewrap and slirp4netns" >&2
+  else
+    echo "stackwright: the deployment sandbox needs bubblewrap and slirp4netns (apt-get install bubblewrap slirp4netns)" >&2
+  fi
+fi
+
 exec node scripts/tools.mjs

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from './shared/ids';
 
@@ -40,8 +40,25 @@ export const EnvConfig = z.object({
   STACKWRIGHT_GITHUB_TOKEN: z.string().min(1).optional(),
   STACKWRIGHT_GITLAB_API_URL: z.string().url().default('https://gitlab.com/api/v4'),
   STACKWRIGHT_GITLAB_TOKEN: z.string().min(1).optional(),
+  STACKWRIGHT_CODEC_KEYS: z
+    .string()
+    .refine((v) => v.split(',').every((e) => /^[A-Za-z0-9_.-]+=/.test(e.trim()) && Buffer.from(e.split('=')[1] ?? '', 'base64').length === 32), 'must be id=<base64 32-byte key>, comma-separated')
+    .optional(),
+  STACKWRIGHT_SANDBOX: z.enum(['on', 'off']).default('on'),
+  STACKWRIGHT_SANDBOX_BINDS: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const binds = v.split(',').map((b) => b.trim()).filter(Boolean).map((b) => ({ path: b.replace(/:ro$/, ''), readOnly: b.endsWith(':ro') }));
+      for (const b of binds) if (!isAbsolute(b.path)) ctx.addIssue({ code: 'custom', message: `${b.path}: must be an absolute path` });
+      return binds.map((b) => ({ ...b, path: resolve(b.path) }));
+    }),
+  STACKWRIGHT_NPM_CACHE: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
+  STACKWRIGHT_ALLOW_LOCAL_REPOS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 export type EnvConfig = z.infer<typeof EnvConfig>;
+
+export type SandboxBind = EnvConfig['STACKWRIGHT_SANDBOX_BINDS'][number];
 
 export class ConfigError extends Error {}
 
@@ -69,6 +86,11 @@ export interface Config extends EnvConfig {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parseEnv(env);
   const dataDir = resolve(e.STACKWRIGHT_DATA_DIR);
+  const exposing = e.STACKWRIGHT_SANDBOX_BINDS.find((b) => overlaps(b.path, dataDir));
+  if (exposing) throw new ConfigError(`invalid configuration:\n  STACKWRIGHT_SANDBOX_BINDS: ${exposing.path} would expose the data dir ${dataDir} to deployments`);
+  if (e.STACKWRIGHT_NPM_CACHE && overlaps(resolve(e.STACKWRIGHT_NPM_CACHE), dataDir)) {
+    throw new ConfigError(`invalid configuration:\n  STACKWRIGHT_NPM_CACHE: ${e.STACKWRIGHT_NPM_CACHE} would expose the data dir ${dataDir} to deployments`);
+  }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const kept = (file: string, make: () => string) => {
     const path = join(dataDir, file);
@@ -86,6 +108,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/** One path contains the other (or they are the same). */
+function overlaps(a: string, b: string): boolean {
+  const inside = (x: string, y: string) => !relative(y, x).startsWith('..');
+  return inside(a, b) || inside(b, a);
+}
+
 /**
  * Variables that must not reach deployments: the Automation API passes its process env on. The worker
  * reads its own (the reporting tokens too) from the parsed config before they are removed.
@@ -100,4 +128,5 @@ export const PRIVATE_ENV = [
   'STACKWRIGHT_GENERIC_VCS_SECRET',
   'STACKWRIGHT_GITHUB_TOKEN',
   'STACKWRIGHT_GITLAB_TOKEN',
+  'STACKWRIGHT_CODEC_KEYS',
 ];

@@ -13,6 +13,8 @@ export interface DevServerOptions {
   ui?: boolean;
   /** In a process group of its own, so a Ctrl-C in the terminal does not stop it before the worker has drained. */
   detached?: boolean;
+  /** Remote codec the Web UI decodes payloads with (Stackwright's API). */
+  codecEndpoint?: string;
 }
 
 /** Starts `temporal server start-dev` and resolves once its gRPC port accepts connections. */
@@ -26,6 +28,7 @@ export async function startDevServer(o: DevServerOptions): Promise<{ address: st
     '--log-level', 'error',
     ...(o.ui === false ? ['--headless'] : ['--ui-port', String(o.port + 1000)]),
     ...devServerSearchAttributeFlags(),
+    ...(o.codecEndpoint && o.ui !== false ? ['--ui-codec-endpoint', o.codecEndpoint] : []),
   ];
   const child = spawn(o.temporalCli, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: o.detached });
   const address = `127.0.0.1:${o.port}`;

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -15,6 +15,7 @@ import { createWorkers, runWorkers, sessionQueueOf } from './worker';
 import { Supervisor } from './supervisor';
 import { guardProcess } from './process-guard';
 import { reclaimSteps } from './reclaim-steps';
+import { codecKeys, codecPathToken } from './codec/payload-codec';
 
 const log = createLogger();
 
@@ -22,7 +23,7 @@ const log = createLogger();
 async function runApi(config: Config): Promise<void> {
   const address = requireTemporal(config);
   const store = new Store(await openDatabase(config.databaseUrl));
-  const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE);
+  const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE, codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS));
   const app = createApp(apiDeps(config, store, temporal, log));
   const server = serve({ fetch: app.fetch, hostname: config.STACKWRIGHT_HOST, port: config.STACKWRIGHT_PORT }, () =>
     log.info(`API listening on ${config.publicUrl}`),
@@ -61,8 +62,10 @@ async function runWorker(config: Config): Promise<void> {
   });
   // Pulumi's Automation API hands this process's environment to every deployment.
   for (const name of PRIVATE_ENV) delete process.env[name];
+  if (config.STACKWRIGHT_SANDBOX === 'off') warnUnsandboxed();
+  else checkSandboxTools();
   const store = new Store(await openDatabase(config.databaseUrl));
-  const client = await connectClient(address, config.TEMPORAL_NAMESPACE);
+  const client = await connectClient(address, config.TEMPORAL_NAMESPACE, codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS));
   await registerSearchAttributes(client, config.TEMPORAL_NAMESPACE);
   const connection = await connectWorker(address);
   const workers = await createWorkers({ connection, store, config });
@@ -128,6 +131,8 @@ async function runAll(config: Config): Promise<void> {
           port: config.STACKWRIGHT_TEMPORAL_PORT,
           namespace: config.TEMPORAL_NAMESPACE,
           detached: true,
+          // The UI decodes payloads through the API (the path carries a codec-only token, not the API token).
+          codecEndpoint: `${config.publicUrl}/codec/${codecPathToken(config.secretsKey)}`,
         });
         address = dev.address;
         uiUrl ??= dev.uiUrl;
@@ -157,6 +162,21 @@ async function runAll(config: Config): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/** Loud, because every deployment can then read Stackwright's secrets and reach its services. */
+function warnUnsandboxed(): void {
+  const bar = '!'.repeat(100);
+  log.warn(
+    [bar, 'STACKWRIGHT_SANDBOX=off: deployments run as Stackwright itself, unsandboxed. Their programs, install scripts and',
+      'pre-run commands can read the API token, the secrets key, the database and every stack\'s state, and reach the', 'Temporal frontend. Use it only where every deployment\'s code is trusted.', bar].join('\n'),
+  );
+}
+
+/** The sandbox needs bubblewrap, slirp4netns (and util-linux); fail at start-up rather than at the first deployment. */
+function checkSandboxTools(): void {
+  const missing = ['bwrap', 'slirp4netns', 'setpriv', 'unshare'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+  if (missing.length) throw new ConfigError(`the deployment sandbox needs ${missing.join(', ')} (Debian: apt-get install bubblewrap slirp4netns util-linux); or set STACKWRIGHT_SANDBOX=off`);
 }
 
 function requireTemporal(config: Config): string {

@@ -5,9 +5,11 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 
 import { connectWithRetry } from './temporal-wait';
+import { dataConverter, type CodecKey } from './codec/payload-codec';
 
-export async function connectClient(address: string, namespace: string): Promise<Client> {
-  return new Client({ connection: await connectWithRetry(address), namespace });
+/** A client whose payloads are encrypted with `keys` (the first encrypts). */
+export async function connectClient(address: string, namespace: string, keys: CodecKey[]): Promise<Client> {
+  return new Client({ connection: await connectWithRetry(address), namespace, dataConverter: dataConverter(keys) });
 }
 
 export const connectWorker = (address: string) => NativeConnection.connect({ address });

@@ -5,6 +5,8 @@ import type { Store } from './store/store';
 import { SecretBox } from './secret-box';
 import { resolveTools } from './tools';
 import { PROCESS_IDENTITY, workerId } from './worker-identity';
+import { codecKeys, dataConverter } from './codec/payload-codec';
+import { sandboxNpmCache } from './activities/sandbox';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -35,6 +37,9 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     pulumiRoot: resolveTools().pulumiRoot,
     pulumiBackendUrl: o.config.PULUMI_BACKEND_URL,
     pulumiPassphrase: o.config.pulumiPassphrase,
+    secretsKey: o.config.secretsKey,
+    allowLocalRepos: o.config.STACKWRIGHT_ALLOW_LOCAL_REPOS,
+    sandbox: o.config.STACKWRIGHT_SANDBOX === 'on' ? { binds: o.config.STACKWRIGHT_SANDBOX_BINDS, npmCache: sandboxNpmCache(o.config.STACKWRIGHT_NPM_CACHE) } : undefined,
     publicUrl: o.config.publicUrl,
     taskQueue,
     sessionQueue,
@@ -58,6 +63,8 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     // gracefully (SIGINT, then a kill after the kill grace); past that the worker gives up.
     shutdownGraceTime: drainMs,
     shutdownForceTime: drainMs + deps.killGraceMs + 60_000,
+    // Nothing reaches Temporal in clear: inputs, results, signals, queries, memos.
+    dataConverter: dataConverter(codecKeys(o.config.secretsKey, o.config.STACKWRIGHT_CODEC_KEYS)),
   };
   return Promise.all([
     Worker.create({

@@ -69,8 +69,8 @@ beforeAll(async () => {
     publicUrl: 'http://stackwright.test',
     log: pino({ level: 'silent' }),
     logStream: { pollMs: 20, keepAliveMs: 150 },
-    stateBackendUrl: (org) => `file:///nonexistent/stackwright-state/${org}`,
-    pulumiPassphrase: () => 'not-used',
+    stateBackendUrl: (ref) => `file:///nonexistent/stackwright-state/${ref.org}`,
+    pulumiPassphrase: async () => 'not-used',
   });
 });
 
@@ -104,6 +104,8 @@ interface CallOptions {
   contentType?: string | null;
 }
 
+const URL_TOKEN = 'url-token-never-echoed-5Rt';
+
 /** Every request of this file goes through here: none may answer 500 or echo a clear secret. */
 async function call(method: string, path: string, o: CallOptions = {}): Promise<Res> {
   const headers: Record<string, string> = {};
@@ -119,7 +121,7 @@ async function call(method: string, path: string, o: CallOptions = {}): Promise<
   expect(res.status).not.toBe(500);
   // 503 is the one deliberate server-side answer (Temporal unreachable).
   expect(res.status < 500 || res.status === 503).toBe(true);
-  for (const s of SECRETS) expect(text).not.toContain(s);
+  for (const s of [...SECRETS, URL_TOKEN]) expect(text).not.toContain(s);
   let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;
@@ -211,6 +213,14 @@ describe('settings validation', () => {
     ['a ciphertext this server did not make', { operationContext: { environmentVariables: { K: { ciphertext: 'v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } } } }, 'operationContext.environmentVariables.K.ciphertext'],
     ['a repoURL starting with -', { sourceContext: { git: { repoURL: '--config=core.sshCommand=sh' } } }, 'sourceContext.git.repoURL'],
     ['a repoUrl (other spelling) starting with -', { sourceContext: { git: { repoUrl: '-uhttps://x' } } }, 'sourceContext.git.repoURL'],
+    ['an ext:: repoURL', { sourceContext: { git: { repoURL: 'ext::sh -c touch% /tmp/pwned' } } }, 'sourceContext.git.repoURL'],
+    ['an fd:: repoURL', { sourceContext: { git: { repoURL: 'fd::3' } } }, 'sourceContext.git.repoURL'],
+    ['a file:// repoURL without STACKWRIGHT_ALLOW_LOCAL_REPOS', { sourceContext: { git: { repoURL: 'file:///srv/repo.git' } } }, 'sourceContext.git.repoURL'],
+    ['a local path repoURL', { sourceContext: { git: { repoURL: '/srv/repo.git' } } }, 'sourceContext.git.repoURL'],
+    ['a git:// repoURL', { sourceContext: { git: { repoURL: 'git://example.com/r.git' } } }, 'sourceContext.git.repoURL'],
+    ['a metadata-address repoURL', { sourceContext: { git: { repoURL: 'http://169.254.169.254/latest/meta-data' } } }, 'sourceContext.git.repoURL'],
+    ['an EC2 IPv6 metadata repoURL', { sourceContext: { git: { repoURL: 'https://[fd00:ec2::254]/r.git' } } }, 'sourceContext.git.repoURL'],
+    ['a scp-like repoURL to a link-local host', { sourceContext: { git: { repoURL: 'git@169.254.1.1:r.git' } } }, 'sourceContext.git.repoURL'],
     ['an absolute repoDir', { sourceContext: { git: { repoDir: '/etc' } } }, 'sourceContext.git.repoDir'],
     ['a repoDir with ..', { sourceContext: { git: { repoDir: 'infra/../../etc' } } }, 'sourceContext.git.repoDir'],
     ['a repoDir that is ..', { sourceContext: { git: { repoDir: '..' } } }, 'sourceContext.git.repoDir'],
@@ -271,6 +281,16 @@ describe('settings validation', () => {
     expectError(await call(method, settingsPath(guarded), { body: raw(body), contentType: type }), 415);
     expect((await call('GET', settingsPath(guarded))).text).toBe(storedText);
     expect(await settingsRow(guarded)).toEqual(rowBefore);
+  });
+
+  test('credentials in an https repoURL are moved into a sealed gitAuth and never echoed', async () => {
+    const s = ref('url-credentials');
+    const res = await call('PUT', settingsPath(s), { body: { sourceContext: { git: { repoURL: `https://deployer:${URL_TOKEN}@git.example.com/acme/r.git` } } } });
+    expect(res.status).toBe(200);
+    expect(res.body.sourceContext.git.repoURL).toBe('https://git.example.com/acme/r.git');
+    expect(res.body.sourceContext.git.gitAuth.basicAuth).toEqual({ userName: 'deployer', password: { ciphertext: expect.stringMatching(/^v1:/) } });
+    expect(box.decrypt(res.body.sourceContext.git.gitAuth.basicAuth.password.ciphertext)).toBe(URL_TOKEN);
+    expect(JSON.stringify(await store.getSettings(s))).not.toContain(URL_TOKEN);
   });
 
   test('a JSON content type with parameters or a +json suffix is accepted', async () => {

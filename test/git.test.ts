@@ -49,7 +49,7 @@ const readme = (dest: string) => fs.readFileSync(path.join(dest, 'README'), 'utf
 
 function fetchWithLog(o: Omit<FetchSourceOptions, 'log'>) {
   const lines: string[] = [];
-  return { lines, result: fetchSource({ ...o, log: (line) => lines.push(line) }) };
+  return { lines, result: fetchSource({ allowLocal: true, ...o, log: (line) => lines.push(line) }) };
 }
 
 function findPwned(dir: string): string[] {
@@ -122,14 +122,14 @@ describe('fetchSource over file://', () => {
 
   it.each(['main', 'refs/heads/main'])('clones branch %s shallowly', async (branch) => {
     const dest = newDest();
-    await expect(fetchSource({ repoURL: fileURL, branch, dest, log: () => {} })).resolves.toEqual({ commit: c2 });
+    await expect(fetchSource({ allowLocal: true, repoURL: fileURL, branch, dest, log: () => {} })).resolves.toEqual({ commit: c2 });
     expect(readme(dest)).toBe('two');
     expect(git(dest, 'rev-parse', '--is-shallow-repository')).toBe('true');
   });
 
   it('clones a branch whose name is full of shell metacharacters', async () => {
     const dest = newDest();
-    await expect(fetchSource({ repoURL: fileURL, branch: WEIRD_BRANCH, dest, log: () => {} })).resolves.toEqual({
+    await expect(fetchSource({ allowLocal: true, repoURL: fileURL, branch: WEIRD_BRANCH, dest, log: () => {} })).resolves.toEqual({
       commit: c3,
     });
     expect(readme(dest)).toBe('weird');
@@ -138,14 +138,14 @@ describe('fetchSource over file://', () => {
 
   it('fetches a full commit sha shallowly', async () => {
     const dest = newDest();
-    await expect(fetchSource({ repoURL: fileURL, commit: c1, dest, log: () => {} })).resolves.toEqual({ commit: c1 });
+    await expect(fetchSource({ allowLocal: true, repoURL: fileURL, commit: c1, dest, log: () => {} })).resolves.toEqual({ commit: c1 });
     expect(readme(dest)).toBe('one');
     expect(git(dest, 'rev-parse', '--is-shallow-repository')).toBe('true');
   });
 
   it('fetches an abbreviated commit sha', async () => {
     const dest = newDest();
-    await expect(fetchSource({ repoURL: fileURL, commit: c3.slice(0, 8), dest, log: () => {} })).resolves.toEqual({
+    await expect(fetchSource({ allowLocal: true, repoURL: fileURL, commit: c3.slice(0, 8), dest, log: () => {} })).resolves.toEqual({
       commit: c3,
     });
     expect(readme(dest)).toBe('weird');
@@ -153,7 +153,7 @@ describe('fetchSource over file://', () => {
 
   it('fails for an unknown commit and removes dest', async () => {
     const dest = newDest();
-    await expect(fetchSource({ repoURL: fileURL, commit: 'deadbeef', dest, log: () => {} })).rejects.toThrow(
+    await expect(fetchSource({ allowLocal: true, repoURL: fileURL, commit: 'deadbeef', dest, log: () => {} })).rejects.toThrow(
       /git checkout failed with exit code \d+/,
     );
     expect(fs.existsSync(dest)).toBe(false);
@@ -166,18 +166,18 @@ describe('fetchSource over file://', () => {
     ['a commit', { commit: '--upload-pack=touch pwned' }, /invalid commit sha/],
   ])('rejects option injection through %s', async (_what, opts, message) => {
     const dest = newDest();
-    await expect(fetchSource({ repoURL: fileURL, dest, log: () => {}, ...opts })).rejects.toThrow(message);
+    await expect(fetchSource({ allowLocal: true, repoURL: fileURL, dest, log: () => {}, ...opts })).rejects.toThrow(message);
     expect(fs.existsSync(dest)).toBe(false);
     expect(findPwned(tmp)).toEqual([]);
   });
 
   it('rejects branch together with commit, and an existing dest', async () => {
-    await expect(fetchSource({ repoURL: fileURL, branch: 'main', commit: c1, dest: newDest(), log: () => {} })).rejects.toThrow(
+    await expect(fetchSource({ allowLocal: true, repoURL: fileURL, branch: 'main', commit: c1, dest: newDest(), log: () => {} })).rejects.toThrow(
       /mutually exclusive/,
     );
     const dest = newDest();
     fs.mkdirSync(dest, { recursive: true });
-    await expect(fetchSource({ repoURL: fileURL, dest, log: () => {} })).rejects.toThrow(/already exists/);
+    await expect(fetchSource({ allowLocal: true, repoURL: fileURL, dest, log: () => {} })).rejects.toThrow(/already exists/);
     expect(fs.existsSync(dest)).toBe(true);
   });
 });
@@ -358,6 +358,6 @@ describe('fetchSource abort', () => {
   it('rejects at once when already aborted', async () => {
     const ac = new AbortController();
     ac.abort(new Error('early'));
-    await expect(fetchSource({ repoURL: fileURL, dest: newDest(), log: () => {}, signal: ac.signal })).rejects.toThrow('early');
+    await expect(fetchSource({ allowLocal: true, repoURL: fileURL, dest: newDest(), log: () => {}, signal: ac.signal })).rejects.toThrow('early');
   });
 });

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { startStackwright, type Stackwright } from './helpers/stackwright';
+import { stackStateDir } from '../src/state/backend-url';
 
 // Stackwright's answers checked against Pulumi Cloud's OpenAPI description of the Deployments
 // routes, as a client generated from it decodes them. The description is Pulumi's and is not part
@@ -85,7 +86,7 @@ const T = '{orgName}/{projectName}/{stackName}';
     sw = await startStackwright({}, { worker: false });
 
     // A stack with history in its file backend, as a deployment leaves it.
-    const state = join(sw.config.dataDir, 'state', org, '.pulumi');
+    const state = join(stackStateDir(sw.config.dataDir, { org, project: 'website', stack: 'dev' }), '.pulumi');
     mkdirSync(join(state, 'stacks', 'website'), { recursive: true });
     mkdirSync(join(state, 'history', 'website', 'dev'), { recursive: true });
     writeFileSync(join(state, 'stacks', 'website', 'dev.json'), JSON.stringify({ version: 3, checkpoint: { stack: `${org}/website/dev`, latest: { manifest: { time: '2026-01-01T00:00:00Z', magic: 'm', version: 'v3.248.0' }, resources: [] } } }));

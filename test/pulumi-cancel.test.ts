@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -8,6 +8,8 @@ import { DefaultLogger } from '@temporalio/worker';
 import { createSharedActivities, createWorkspaceActivities, type ActivityDeps } from '../src/activities';
 import { workspaceDir } from '../src/activities/context';
 import { cwdOf, descendants } from '../src/activities/process-tree';
+import { giveToSandbox } from '../src/activities/sandbox';
+import { stackStateDir } from '../src/activities/stack-state';
 import { SecretBox } from '../src/secret-box';
 import { STEP, stepNames, type DeploymentInput } from '../src/shared/deployment';
 import type { DeploymentSettings } from '../src/shared/settings';
@@ -25,8 +27,13 @@ let tmp: string;
 let store: Store;
 let deps: ActivityDeps;
 
+let OUT: string;
+
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'stackwright-pulumi-cancel-'));
+  OUT = join(tmp, 'out');
+  mkdirSync(OUT, { mode: 0o777 });
+  chmodSync(OUT, 0o777);
   store = new Store(await openDatabase(join(tmp, 'stackwright.db')));
   deps = {
     store,
@@ -34,6 +41,9 @@ beforeAll(async () => {
     dataDir: join(tmp, 'data'),
     pulumiRoot: resolveTools().pulumiRoot,
     pulumiPassphrase: 'test',
+    secretsKey: randomBytes(32),
+    // The program's node_modules is a link to the repository's, and it writes its files to out/.
+    sandbox: { binds: [{ path: OUT, readOnly: false }, { path: resolve(__dirname, '..', 'node_modules'), readOnly: true }] },
     publicUrl: 'http://x',
     taskQueue: 'q',
     sessionQueue: 'q',
@@ -52,7 +62,7 @@ const processesIn = (dir: string) => descendants().filter((pid) => cwdOf(pid)?.s
 
 test('cancelling pulumi up stops every process of the operation and fails the step', async () => {
   const ref = { org: `o${Date.now().toString(36)}`, project: 'website', stack: 'dev' };
-  const outDir = join(tmp, 'out');
+  const outDir = join(OUT, 'up');
   const settings: DeploymentSettings = {
     operationContext: { environmentVariables: { OUT_DIR: outDir, CREATE_DELAY_MS: '60000' } },
   };
@@ -72,6 +82,7 @@ test('cancelling pulumi up stops every process of the operation and fails the st
   mkdirSync(programDir, { recursive: true });
   cpSync(join(__dirname, 'fixtures', 'program'), programDir, { recursive: true });
   symlinkSync(resolve(__dirname, '..', 'node_modules'), join(programDir, 'node_modules'), 'dir');
+  giveToSandbox(workspaceDir(deps, input.id));
 
   const activities = createWorkspaceActivities(deps);
   const env = new MockActivityEnvironment({ activityType: 'pulumiOperation' }, { logger: new DefaultLogger('ERROR') });
@@ -117,7 +128,7 @@ test('cancelling pulumi up stops every process of the operation and fails the st
   expect(existsSync(join(outDir, 'hello.txt'))).toBe(false);
 
   // Pulumi was killed inside the create: its lock and the pending create stay behind until recovery.
-  const lockDir = join(deps.dataDir, 'state', ref.org, '.pulumi', 'locks');
+  const lockDir = join(stackStateDir(deps.dataDir, ref), '.pulumi', 'locks');
   const lockFiles = () => (existsSync(lockDir) ? readdirSync(lockDir, { recursive: true }).map(String).filter((f) => f.endsWith('.json')) : []);
   console.log(
     [
@@ -136,7 +147,7 @@ test('cancelling pulumi up stops every process of the operation and fails the st
   expect(after!.steps[recoverStep].status).toBe('succeeded');
   const recoverLog = (await store.readLogs(input.id, recoverStep, 0, 1000)).map((l) => l.line).join('');
   expect(recoverLog).toContain('Recovering the stack: cancelled.');
-  expect(recoverLog).toMatch(/The lock is held by pid \d+ since .*, which is no longer running\./);
+  expect(recoverLog).toMatch(/The lock is held by pid \d+ \(in a sandbox on this host\) since .*, which is no longer running\./);
   expect(recoverLog).toMatch(/Pending creating: urn:pulumi:dev::website::.*hello/);
   expect(recoverLog).toContain('Cleared 1 pending operation(s).');
   expect(existsSync(workspaceDir(deps, input.id))).toBe(false);
@@ -145,7 +156,7 @@ test('cancelling pulumi up stops every process of the operation and fails the st
 test('a Pulumi operation whose engine reports nothing for the idle timeout is stopped and classified as interrupted', async () => {
   const ref = { org: `i${Date.now().toString(36)}`, project: 'website', stack: 'dev' };
   const settings: DeploymentSettings = {
-    operationContext: { environmentVariables: { OUT_DIR: join(tmp, 'out-idle'), CREATE_DELAY_MS: '60000' } },
+    operationContext: { environmentVariables: { OUT_DIR: join(OUT, 'idle'), CREATE_DELAY_MS: '300000' } },
   };
   const record = await store.createDeployment(ref, { operation: 'update', settings, inheritSettings: false, initiator: 'test', requestedBy: 'test', steps: stepNames(settings) });
   const input: DeploymentInput = { ...ref, id: record.id, version: record.version, operation: 'update', settings };
@@ -153,15 +164,17 @@ test('a Pulumi operation whose engine reports nothing for the idle timeout is st
   mkdirSync(programDir, { recursive: true });
   cpSync(join(__dirname, 'fixtures', 'program'), programDir, { recursive: true });
   symlinkSync(resolve(__dirname, '..', 'node_modules'), join(programDir, 'node_modules'), 'dir');
+  giveToSandbox(workspaceDir(deps, input.id));
   const step = stepNames(settings).indexOf(STEP.pulumi);
 
-  const activities = createWorkspaceActivities({ ...deps, pulumiIdleTimeoutMs: 25_000 });
+  // Long enough for the program to start on a loaded machine (its TypeScript compile reports nothing).
+  const activities = createWorkspaceActivities({ ...deps, pulumiIdleTimeoutMs: 100_000 });
   const env = new MockActivityEnvironment({ activityType: 'pulumiOperation' }, { logger: new DefaultLogger('ERROR') });
   const err = await env.run(activities.pulumiOperation, input, step).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ApplicationFailure);
-  expect(err).toMatchObject({ type: 'PulumiInterrupted', message: 'Pulumi was stopped: it reported no engine event for 25 s.', nonRetryable: true });
+  expect(err).toMatchObject({ type: 'PulumiInterrupted', message: 'Pulumi was stopped: it reported no engine event for 100 s.', nonRetryable: true });
   const log = (await store.readLogs(input.id, step, 0, 10_000)).map((l) => l.line).join('');
   expect(log).toMatch(/hello\s+creating/);
-  expect(log).toContain('Stopping pulumi: it reported no engine event for 25 s.');
+  expect(log).toContain('Stopping pulumi: it reported no engine event for 100 s.');
   expect(processesIn(programDir)).toEqual([]);
 });

@@ -47,8 +47,8 @@ beforeAll(async () => {
     publicUrl: 'http://stackwright.test',
     log: pino({ level: 'silent' }),
     webhooks: { genericVcsSecret: GENERIC_SECRET, maxBytes: 1024 * 1024 },
-    stateBackendUrl: (org) => `file:///nonexistent/stackwright-state/${org}`,
-    pulumiPassphrase: () => 'not-used',
+    stateBackendUrl: (ref) => `file:///nonexistent/stackwright-state/${ref.org}`,
+    pulumiPassphrase: async () => 'not-used',
   });
 });
 

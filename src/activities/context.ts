@@ -5,9 +5,11 @@ import type { SecretBox } from '../secret-box';
 import { openSecrets, isSealed } from '../shared/secrets';
 import type { DeploymentInput } from '../shared/deployment';
 import type { DeploymentSettings } from '../shared/settings';
-import { stateBackendUrl } from '../state/backend-url';
 import { Masker } from './masker';
 import type { ReportConfig } from './report';
+import { writeSandboxSpec, type SandboxOptions } from './sandbox';
+import { moveLegacyState, passphraseFor, stackStateDir } from './stack-state';
+import { passphraseScheme } from '../store/stack-keys';
 
 export interface ActivityDeps {
   store: Store;
@@ -16,7 +18,14 @@ export interface ActivityDeps {
   pulumiRoot: string;
   /** Set when the operator chose a backend; otherwise a file backend per organization. */
   pulumiBackendUrl?: string;
+  /** The passphrase of stacks older than per-stack passphrases. */
   pulumiPassphrase: string;
+  /** Master key: per-stack passphrases are derived from it. */
+  secretsKey: Buffer;
+  /** Where and how deployments' processes are isolated; undefined with STACKWRIGHT_SANDBOX=off. */
+  sandbox?: SandboxOptions;
+  /** file:// and local repository paths may be fetched (STACKWRIGHT_ALLOW_LOCAL_REPOS). */
+  allowLocalRepos?: boolean;
   /** Base URL of the API, for PULUMI_CI_BUILD_URL. */
   publicUrl: string;
   /** The shared task queue of workflows, for deployments a step queues. */
@@ -44,28 +53,40 @@ export interface OpenDeployment {
   programDir: string;
   masker: Masker;
   env: Record<string, string>;
+  /** The stack's own file-backend directory (undefined with an operator-chosen backend). */
+  stateDir?: string;
+  /** Files the sandbox needs outside it: its spec, the pulumi shim. */
+  runDir: string;
+  /** The sandbox description for this step; undefined when sandboxing is off. */
+  sandboxSpec?: string;
 }
 
 export const workspaceDir = (deps: ActivityDeps, id: string): string => join(deps.dataDir, 'work', id);
 
-export const backendUrl = (deps: ActivityDeps, org: string): string => stateBackendUrl(deps.dataDir, deps.pulumiBackendUrl, org);
+export const sandboxRunDir = (deps: ActivityDeps, id: string): string => join(deps.dataDir, 'sandbox', id);
 
-export function openDeployment(deps: ActivityDeps, input: DeploymentInput): OpenDeployment {
+export async function openDeployment(deps: ActivityDeps, input: DeploymentInput): Promise<OpenDeployment> {
   const settings = openSecrets(input.settings, deps.box.decrypt);
   const workspace = workspaceDir(deps, input.id);
   const sourceDir = join(workspace, 'source');
   const programDir = join(sourceDir, settings.sourceContext?.git?.repoDir ?? '');
   const userEnv = (settings.operationContext?.environmentVariables ?? {}) as Record<string, string>;
-  const masker = new Masker([...secretsOf(input.settings, deps), deps.pulumiPassphrase]);
+  const passphrase = passphraseFor(await passphraseScheme(deps.store.db, input), deps.pulumiPassphrase, deps.secretsKey, input);
+  const masker = new Masker([...secretsOf(input.settings, deps), passphrase, deps.pulumiPassphrase]);
+  const stateDir = deps.pulumiBackendUrl ? undefined : stackStateDir(deps.dataDir, input);
+  if (stateDir) moveLegacyState(deps.dataDir, input);
   const env: Record<string, string> = {
     PATH: `${join(deps.pulumiRoot, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-    HOME: process.env.HOME ?? workspace,
+    // In the sandbox a home of its own; the worker's would hold the operator's files.
+    HOME: deps.sandbox ? join(workspace, 'home') : (process.env.HOME ?? workspace),
     LANG: process.env.LANG ?? 'C.UTF-8',
-    PULUMI_HOME: join(deps.dataDir, 'pulumi-home'),
-    PULUMI_BACKEND_URL: backendUrl(deps, input.org),
-    PULUMI_CONFIG_PASSPHRASE: deps.pulumiPassphrase,
+    PULUMI_HOME: join(workspace, 'pulumi-home'),
+    PULUMI_BACKEND_URL: deps.pulumiBackendUrl ?? `file://${stateDir}`,
+    PULUMI_CONFIG_PASSPHRASE: passphrase,
     PULUMI_SKIP_UPDATE_CHECK: 'true',
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
+    // npm verifies every package against the lockfile's integrity hash, so a shared cache is safe to share.
+    ...(deps.sandbox?.npmCache ? { npm_config_cache: deps.sandbox.npmCache } : {}),
     ...userEnv,
     ...loadPulumiEnv(workspace, programDir),
     PULUMI_ENV: join(workspace, 'PULUMI_ENV'),
@@ -78,7 +99,11 @@ export function openDeployment(deps: ActivityDeps, input: DeploymentInput): Open
     PULUMI_CI_STACK: input.stack,
     PULUMI_CI_OPERATION: input.operation,
   };
-  return { input, settings, workspace, sourceDir, programDir, masker, env };
+  const runDir = sandboxRunDir(deps, input.id);
+  const sandboxSpec = deps.sandbox
+    ? writeSandboxSpec({ dataDir: deps.dataDir, runDir, workspace, stateDir, pulumiRoot: deps.pulumiRoot, envNames: Object.keys(env) }, deps.sandbox)
+    : undefined;
+  return { input, settings, workspace, sourceDir, programDir, masker, env, stateDir, runDir, sandboxSpec };
 }
 
 /** Plain values of every sealed field: environment secrets and git credentials. */

@@ -3,6 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runProcess } from './run-process';
 import { Masker } from './masker';
+import { checkRepoHost } from './git-host';
+import { repoUrlProblem } from '../shared/repo-url';
 
 export type GitAuth =
   | { accessToken: string }
@@ -26,6 +28,8 @@ export interface FetchSourceOptions {
   signal?: AbortSignal;
   /** Called with the pid of every git process spawned (pid is also its process group id). */
   onSpawn?: (pid: number) => void;
+  /** file:// URLs and local paths (STACKWRIGHT_ALLOW_LOCAL_REPOS); refused otherwise. */
+  allowLocal?: boolean;
 }
 
 const KILL_GRACE_MS = 5000;
@@ -41,6 +45,7 @@ esac
 `;
 
 interface GitContext {
+  allowLocal?: boolean;
   env: NodeJS.ProcessEnv;
   secrets: string[];
   log: (line: string) => void;
@@ -64,6 +69,9 @@ export async function fetchSource(o: FetchSourceOptions): Promise<{ commit: stri
   if (commit !== undefined && !/^[0-9a-f]{4,64}$/i.test(commit)) {
     throw new Error(`fetchSource: invalid commit sha ${JSON.stringify(commit)}`);
   }
+  const problem = repoUrlProblem(repoURL, o.allowLocal ?? false);
+  if (problem) throw new Error(`fetchSource: ${problem}`);
+  await checkRepoHost(repoURL);
   signal?.throwIfAborted();
   // Absolute, so it can never look like an option either.
   const dest = path.resolve(o.dest);
@@ -73,7 +81,7 @@ export async function fetchSource(o: FetchSourceOptions): Promise<{ commit: stri
 
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'stackwright-git-'));
   try {
-    const ctx = await authContext(o, tmp);
+    const ctx = { ...(await authContext(o, tmp)), allowLocal: o.allowLocal ?? false };
     const git = (args: string[], capture = false) => runGit(args, ctx, capture);
     log(`Fetching ${redactURL(repoURL)} (${branch ? `branch ${branch}` : commit ? `commit ${commit}` : 'default branch'})`);
     try {
@@ -167,6 +175,19 @@ async function authContext(o: FetchSourceOptions, tmp: string): Promise<GitConte
   };
 }
 
+/**
+ * An empty credential.helper resets the list, so helpers from the user's config are ignored; hooks
+ * never run (git runs outside the sandbox); only the transports repoURL may name are enabled.
+ */
+const SAFE_GIT_CONFIG = [
+  '-c', 'credential.helper=',
+  '-c', 'core.hooksPath=/dev/null',
+  '-c', 'protocol.allow=never',
+  '-c', 'protocol.https.allow=always',
+  '-c', 'protocol.http.allow=always',
+  '-c', 'protocol.ssh.allow=always',
+];
+
 /** Runs git (never through a shell), streaming output lines to ctx.log; resolves with stdout when `capture`. */
 async function runGit(args: string[], ctx: GitContext, capture: boolean): Promise<string> {
   const { signal } = ctx;
@@ -185,8 +206,7 @@ async function runGit(args: string[], ctx: GitContext, capture: boolean): Promis
   const outLines = lineSplitter(mask, ctx.log);
   let code: number;
   try {
-    // An empty credential.helper resets the list, so helpers from the user's config are ignored.
-    code = await runProcess('git', ['-c', 'credential.helper=', ...args], {
+    code = await runProcess('git', [...SAFE_GIT_CONFIG, ...(ctx.allowLocal ? ['-c', 'protocol.file.allow=always'] : []), ...args], {
       env: ctx.env,
       signal,
       killGraceMs: KILL_GRACE_MS,

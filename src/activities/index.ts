@@ -4,7 +4,7 @@ import { log } from '@temporalio/activity';
 import type { DeploymentInput, DeploymentStatus } from '../shared/deployment';
 import { advance, skipQueued } from '../deployments/transitions';
 import { recordRemediation, recordRetry } from '../deployments/create';
-import { openDeployment, workspaceDir, type ActivityDeps } from './context';
+import { openDeployment, sandboxRunDir, workspaceDir, type ActivityDeps } from './context';
 import { runStep } from './step';
 import { getSource } from './source';
 import { installDependencies } from './install';
@@ -63,23 +63,23 @@ export function createWorkspaceActivities(deps: ActivityDeps) {
   void emptyTrash(deps); // what a previous run of this worker had not finished deleting
   const { killGraceMs } = deps;
   return {
-    getSource: (input: DeploymentInput, step: number) => {
-      const o = openDeployment(deps, input);
-      return runStep(deps, o, step, (log) => getSource(o, log));
+    getSource: async (input: DeploymentInput, step: number) => {
+      const o = await openDeployment(deps, input);
+      return runStep(deps, o, step, (log) => getSource(o, log, deps.allowLocalRepos ?? false));
     },
 
-    installDependencies: (input: DeploymentInput, step: number) => {
-      const o = openDeployment(deps, input);
+    installDependencies: async (input: DeploymentInput, step: number) => {
+      const o = await openDeployment(deps, input);
       return runStep(deps, o, step, (log) => installDependencies(o, log, killGraceMs));
     },
 
-    preRunCommand: (input: DeploymentInput, step: number, index: number) => {
-      const o = openDeployment(deps, input);
+    preRunCommand: async (input: DeploymentInput, step: number, index: number) => {
+      const o = await openDeployment(deps, input);
       return runStep(deps, o, step, (log) => preRunCommand(o, index, log, killGraceMs));
     },
 
-    pulumiOperation: (input: DeploymentInput, step: number) => {
-      const o = openDeployment(deps, input);
+    pulumiOperation: async (input: DeploymentInput, step: number) => {
+      const o = await openDeployment(deps, input);
       return runStep(deps, o, step, async (log) => {
         const summary = await pulumiOperation(o, log, deps);
         const driftDetected = await recordOutcome(deps, o, summary.resourceChanges, log);
@@ -93,6 +93,7 @@ export function createWorkspaceActivities(deps: ActivityDeps) {
      */
     async cleanupWorkspace(id: string): Promise<void> {
       const trash = join(deps.dataDir, 'work', `${TRASH_PREFIX}${id}`);
+      await rm(sandboxRunDir(deps, id), { recursive: true, force: true });
       try {
         await rename(workspaceDir(deps, id), trash);
       } catch (err) {

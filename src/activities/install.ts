@@ -4,6 +4,7 @@ import { cancellationSignal } from '@temporalio/activity';
 import type { OpenDeployment } from './context';
 import type { LogWriter } from './log-writer';
 import { runProcess } from './run-process';
+import { sandboxed } from './sandbox';
 
 /** The package manager a program uses, judged by its lockfile. */
 export function installCommand(dir: string): [string, string[]] | undefined {
@@ -22,7 +23,7 @@ export async function installDependencies(o: OpenDeployment, log: LogWriter, kil
     return;
   }
   log.line(`$ ${cmd[0]} ${cmd[1].join(' ')}`);
-  const code = await runProcess(cmd[0], cmd[1], {
+  const code = await runProcess(...sandboxed(o, cmd[0], cmd[1]), {
     cwd: o.programDir,
     env: o.env,
     onOutput: (c) => log.write(c),

@@ -21,6 +21,7 @@ import type { LogWriter } from './log-writer';
 import { safeHeartbeat } from './run-process';
 import { killProcessesIn } from './process-tree';
 import { isWorkerShutdown } from './step';
+import { giveToSandbox, pulumiShim } from './sandbox';
 
 export interface PulumiSummary {
   result: string;
@@ -71,7 +72,8 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
   };
   log.line(`$ ${PULUMI_COMMAND[o.input.operation]} --stack ${o.input.stack}`);
   try {
-    return await RUN[o.input.operation](await selectStack(o, pulumiRoot), common);
+    const root = o.sandboxSpec ? pulumiShim(o.sandboxSpec, o.runDir, pulumiRoot) : pulumiRoot;
+    return await RUN[o.input.operation](await selectStack(o, root), common);
   } catch (err) {
     // Recovered like a lost worker, not reported as a user's cancel.
     if (isWorkerShutdown(cancelled)) throw ApplicationFailure.nonRetryable('Pulumi was stopped: its worker shut down before the operation finished.', 'PulumiInterrupted');
@@ -105,11 +107,13 @@ const RUN: Record<Operation, (stack: Stack, opts: RunOptions) => Promise<PulumiS
 };
 
 async function selectStack(o: OpenDeployment, pulumiRoot: string): Promise<Stack> {
-  const pulumiCommand = await PulumiCommand.get({ root: pulumiRoot, skipVersionCheck: true });
   const { PATH: _path, ...envVars } = o.env;
   // The file backend needs its directory to exist.
   if (envVars.PULUMI_BACKEND_URL.startsWith('file://')) mkdirSync(envVars.PULUMI_BACKEND_URL.slice('file://'.length), { recursive: true });
   mkdirSync(envVars.PULUMI_HOME, { recursive: true });
+  // Recovery, which runs outside the sandbox, may have rewritten the state.
+  if (o.sandboxSpec) for (const d of [envVars.PULUMI_HOME, o.stateDir]) if (d) giveToSandbox(d);
+  const pulumiCommand = await PulumiCommand.get({ root: pulumiRoot, skipVersionCheck: true });
   const ws = await LocalWorkspace.create({ workDir: o.programDir, pulumiCommand, pulumiHome: envVars.PULUMI_HOME, envVars });
   return Stack.createOrSelect(o.input.stack, ws);
 }

@@ -9,6 +9,7 @@ import { openDeployment, type ActivityDeps, type OpenDeployment } from './contex
 import { LogWriter } from './log-writer';
 import { isAlive, killAllIn, cwdOf, isInside } from './process-tree';
 import { runProcess } from './run-process';
+import { SANDBOX_HOSTNAME } from './sandbox';
 
 interface LockHolder {
   pid: number;
@@ -23,7 +24,7 @@ interface LockHolder {
  * Returns one sentence for the deployment's message.
  */
 export async function recoverStack(deps: ActivityDeps, input: DeploymentInput, why: string): Promise<string> {
-  const o = openDeployment(deps, input);
+  const o = await openDeployment(deps, input);
   const step = await deps.store.ensureStep(input.id, STEP.recover);
   await deps.store.setStep(input.id, step, 'running');
   const log = await LogWriter.open(deps.store, input.id, step, o.masker);
@@ -69,7 +70,10 @@ async function clearLock(deps: ActivityDeps, o: OpenDeployment, log: LogWriter):
     if (holders.length === 0) return false;
     for (const h of holders) {
       const since = h.timestamp ? ` since ${h.timestamp}` : '';
-      if (h.hostname !== hostname()) {
+      if (h.hostname === SANDBOX_HOSTNAME) {
+        // Pulumi ran in a sandbox of this host (its own PID namespace): stopLeftovers has ended everything that ran there.
+        log.line(`The lock is held by pid ${h.pid} (in a sandbox on this host)${since}, which is no longer running.`);
+      } else if (h.hostname !== hostname()) {
         // That host's worker stopped heartbeating, which is why this runs; its process cannot be checked from here.
         log.line(`The lock is held by pid ${h.pid} on ${h.hostname}${since}, whose worker stopped responding.`);
       } else if (isAlive(h.pid) && !isInside(cwdOf(h.pid), o.workspace)) {

@@ -6,9 +6,10 @@ import type { OpenDeployment } from './context';
 import type { LogWriter } from './log-writer';
 import { fetchSource, type GitAuth } from './git';
 import { safeHeartbeat } from './run-process';
+import { prepareSandbox } from './sandbox';
 
 /** Clones the program and checks it is the project the deployment was asked for. */
-export async function getSource(o: OpenDeployment, log: LogWriter): Promise<{ commit: string }> {
+export async function getSource(o: OpenDeployment, log: LogWriter, allowLocal: boolean): Promise<{ commit: string }> {
   const git = o.settings.sourceContext?.git;
   if (!git?.repoURL) throw new Error('sourceContext.git.repoURL is not set');
   mkdirSync(o.workspace, { recursive: true });
@@ -24,12 +25,14 @@ export async function getSource(o: OpenDeployment, log: LogWriter): Promise<{ co
       auth: gitAuth(o),
       log: (l) => log.line(l),
       signal: cancellationSignal(),
+      allowLocal,
     }));
   } finally {
     clearInterval(beat);
   }
   log.line(`Successfully cloned ${redactUrl(git.repoURL)} at ${commit}`);
   checkProject(o);
+  if (o.sandboxSpec) prepareSandbox(o);
   return { commit };
 }
 

@@ -6,6 +6,10 @@ import type { Config } from '../config';
 import type { StackRef } from '../shared/names';
 import type { LogStreamTiming } from './log-stream';
 import { stateBackendUrl } from '../state/backend-url';
+import { passphraseFor } from '../state/stack-passphrase';
+import { passphraseScheme } from '../store/stack-keys';
+import type { CodecRouteDeps } from '../codec/codec-routes';
+import { codecKeys, codecPathToken, EncryptionCodec } from '../codec/payload-codec';
 
 export interface ApiDeps {
   store: Store;
@@ -28,10 +32,14 @@ export interface ApiDeps {
     /** Lists a pull request's files for path filters (GitHub's webhook does not). */
     github?: { apiUrl: string; token?: string };
   };
-  /** The Pulumi backend URL of an organization's stacks (stack reads, exports and history come from it). */
-  stateBackendUrl: (org: string) => string;
+  /** The Pulumi backend URL of a stack (stack reads, exports and history come from it). */
+  stateBackendUrl: (ref: StackRef) => string;
   /** The passphrase of a stack's Pulumi secrets: the API decrypts for `pulumi stack output --show-secrets`. */
-  pulumiPassphrase: (ref: StackRef) => string;
+  pulumiPassphrase: (ref: StackRef) => Promise<string>;
+  /** file:// and local repository paths are accepted (STACKWRIGHT_ALLOW_LOCAL_REPOS). */
+  allowLocalRepos?: boolean;
+  /** The remote codec endpoint (/codec/encode, /codec/decode). */
+  codec?: CodecRouteDeps;
   /** How log streams poll the store; the defaults suit production. */
   logStream?: LogStreamTiming;
 }
@@ -48,8 +56,15 @@ export function apiDeps(config: Config, store: Store, temporal: Client, log: Log
     publicUrl: config.publicUrl,
     temporalUiUrl: config.STACKWRIGHT_TEMPORAL_UI_URL,
     log,
-    stateBackendUrl: (org) => stateBackendUrl(config.dataDir, config.PULUMI_BACKEND_URL, org),
-    pulumiPassphrase: () => config.pulumiPassphrase,
+    stateBackendUrl: (ref) => stateBackendUrl(config.dataDir, config.PULUMI_BACKEND_URL, ref),
+    pulumiPassphrase: async (ref) => passphraseFor(await passphraseScheme(store.db, ref), config.pulumiPassphrase, config.secretsKey, ref),
+    allowLocalRepos: config.STACKWRIGHT_ALLOW_LOCAL_REPOS,
+    codec: {
+      codec: new EncryptionCodec(codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS)),
+      token: config.token,
+      pathToken: codecPathToken(config.secretsKey),
+      uiOrigin: config.STACKWRIGHT_TEMPORAL_UI_URL ? new URL(config.STACKWRIGHT_TEMPORAL_UI_URL).origin : undefined,
+    },
     webhooks: {
       githubSecret: config.STACKWRIGHT_GITHUB_WEBHOOK_SECRET,
       gitlabToken: config.STACKWRIGHT_GITLAB_WEBHOOK_TOKEN,

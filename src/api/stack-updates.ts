@@ -4,7 +4,7 @@ import type { ApiDeps } from './deps';
 
 /** A stack's Pulumi update history (empty for a backend this server cannot read), oldest first. */
 export async function stackHistory(deps: Pick<ApiDeps, 'stateBackendUrl'>, ref: StackRef): Promise<UpdateRecord[]> {
-  return (await PulumiState.open(deps.stateBackendUrl(ref.org))?.history(ref)) ?? [];
+  return (await PulumiState.open(deps.stateBackendUrl(ref))?.history(ref)) ?? [];
 }
 
 /** The updates a deployment made: each records the deployment's id as `ci.build.id` (PULUMI_CI_BUILD_ID). */

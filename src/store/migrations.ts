@@ -1,5 +1,6 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql } from 'kysely';
 import { repositoryKeysAt0004 } from './repository-keys-0004';
+import type { Database } from './schema';
 
 // Append new migrations; never edit a released one.
 const migrations: Record<string, Migration> = {
@@ -149,6 +150,25 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema.createIndex('idempotency_keys_deployment').on('idempotency_keys').column('deployment_id').execute();
       await db.schema.createIndex('deployments_status').on('deployments').column('status').execute();
+    },
+  },
+  // Per-stack Pulumi passphrases: every stack that exists now keeps the shared one.
+  '0007_security': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('stack_pulumi_keys')
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('scheme', 'varchar(16)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('stack_pulumi_keys_pk', ['org', 'project', 'stack'])
+        .execute();
+      const d = db as Kysely<Database>;
+      await d
+        .insertInto('stack_pulumi_keys')
+        .columns(['org', 'project', 'stack', 'scheme'])
+        .expression(d.selectFrom('deployments').select(['org', 'project', 'stack', sql<string>`'shared'`.as('scheme')]).distinct())
+        .execute();
     },
   },
 };

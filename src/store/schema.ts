@@ -92,4 +92,11 @@ export interface Database {
     deployment_id: string;
     created: string;
   };
+  /** Which Pulumi passphrase each stack uses: 'shared' (stacks older than per-stack keys) or 'derived'. */
+  stack_pulumi_keys: {
+    org: string;
+    project: string;
+    stack: string;
+    scheme: string;
+  };
 }

@@ -1,10 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { createProgramRepo, type TestRepo } from '../helpers/repo';
 import { startGroup, type Group, type Role } from '../helpers/group';
-import { callApi, readAllLogs, waitForDeployment } from '../helpers/stackwright';
+import { callApi, newOutDir, readAllLogs, waitForDeployment } from '../helpers/stackwright';
 import { exportStack, lockFiles, waitForLog } from '../helpers/pulumi-state';
 import { followLogs, linesOf, type SseEvent } from '../helpers/sse';
 
@@ -52,7 +51,7 @@ const linkDependencies = `ln -s ${join(__dirname, '..', '..', 'node_modules')} n
 
 async function newStack(scenario: string, delayMs: number, preRunCommands: string[] = []): Promise<Stack> {
   const name = `${scenario}-${++stacks}`;
-  const outDir = mkdtempSync(join(tmpdir(), 'stackwright-chaos-'));
+  const outDir = newOutDir();
   const s = { name, path: `/api/stacks/${org}/website/${name}`, outDir, journal: join(outDir, 'journal') };
   const res = await g.api(`${s.path}/deployments/settings`, {
     method: 'POST',

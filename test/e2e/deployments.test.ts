@@ -1,8 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createProgramRepo, type TestRepo } from '../helpers/repo';
-import { readAllLogs, startStackwright, waitForDeployment, type Stackwright } from '../helpers/stackwright';
+import { readAllLogs, startStackwright, waitForDeployment, type Stackwright, newOutDir } from '../helpers/stackwright';
 import { deploymentWorkflowId } from '../../src/shared/ids';
 import { startGitHttpServer } from '../helpers/git-http-server';
 
@@ -18,7 +17,7 @@ let outDir: string;
 beforeAll(async () => {
   sw = await startStackwright();
   repo = createProgramRepo('website');
-  outDir = mkdtempSync(join(tmpdir(), 'stackwright-out-'));
+  outDir = newOutDir();
 });
 afterAll(async () => sw?.stop());
 

@@ -1,8 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createProgramRepo } from '../helpers/repo';
-import { readAllLogs, startStackwright, waitForDeployment, type Stackwright } from '../helpers/stackwright';
+import { readAllLogs, startStackwright, waitForDeployment, type Stackwright, newOutDir } from '../helpers/stackwright';
 
 // Real API, Temporal, git and pulumi: the program's file is changed behind Pulumi's back, then
 // drift is detected and remediated through the API.
@@ -15,7 +14,7 @@ let file: string;
 beforeAll(async () => {
   sw = await startStackwright();
   const repo = createProgramRepo('website');
-  const outDir = mkdtempSync(join(tmpdir(), 'stackwright-out-'));
+  const outDir = newOutDir();
   file = join(outDir, 'hello.txt');
   const res = await sw.api(`${stack}/deployments/settings`, {
     method: 'POST',

@@ -1,8 +1,5 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createProgramRepo, type TestRepo } from '../helpers/repo';
-import { readAllLogs, startStackwright, waitForDeployment, type Stackwright } from '../helpers/stackwright';
+import { readAllLogs, startStackwright, waitForDeployment, type Stackwright, newOutDir } from '../helpers/stackwright';
 import { followLogs, linesOf, type SseEvent } from '../helpers/sse';
 
 // Following a real deployment's log while it runs: JSON tokens, Server-Sent Events, a worker restart.
@@ -26,7 +23,7 @@ async function slowUpdate(stack: string, delayMs: number): Promise<string> {
     body: {
       operation: 'update',
       sourceContext: { git: { repoURL: repo.url, branch: 'main' } },
-      operationContext: { environmentVariables: { OUT_DIR: mkdtempSync(join(tmpdir(), 'stackwright-out-')), CREATE_DELAY_MS: String(delayMs) } },
+      operationContext: { environmentVariables: { OUT_DIR: newOutDir(), CREATE_DELAY_MS: String(delayMs) } },
     },
   });
   expect(res.status).toBe(202);

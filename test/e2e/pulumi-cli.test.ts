@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LocalWorkspace, PulumiCommand, Stack, type LocalWorkspaceOptions } from '@pulumi/pulumi/automation';
 import { createProgramRepo, type TestRepo } from '../helpers/repo';
-import { startStackwright, waitForDeployment, type Stackwright } from '../helpers/stackwright';
+import { newOutDir, startStackwright, waitForDeployment, type Stackwright } from '../helpers/stackwright';
 import { resolveTools } from '../../src/tools';
 
 // Pulumi's own clients against a running Stackwright: the `pulumi` CLI the project builds (login,
@@ -47,7 +47,7 @@ const latest = async () => (await sw.api(`${stackPath}/deployments?pageSize=1`))
 beforeAll(async () => {
   sw = await startStackwright();
   repo = createProgramRepo('website');
-  outDir = mkdtempSync(join(tmpdir(), 'stackwright-cli-out-'));
+  outDir = newOutDir();
   project = mkdtempSync(join(tmpdir(), 'stackwright-cli-project-'));
   writeFileSync(join(project, 'Pulumi.yaml'), 'name: website\nruntime: nodejs\n');
   env = {
@@ -152,7 +152,7 @@ test('deployment cancel of a queued deployment', async () => {
 });
 
 test('up --remote with --remote-* flags, from a directory holding Pulumi.yaml', async () => {
-  const other = mkdtempSync(join(tmpdir(), 'stackwright-cli-remote-'));
+  const other = newOutDir();
   const out = await ok(
     ['up', '--remote', repo.url, '--remote-git-branch', 'main', '--remote-env', `OUT_DIR=${other}`, '--remote-env-secret', `API_SECRET=${CANARY}`, '--remote-skip-install-dependencies=false', '--stack', fq, '--yes'],
     { PULUMI_EXPERIMENTAL: 'true' },
@@ -171,7 +171,7 @@ test('up --remote with --remote-* flags, from a directory holding Pulumi.yaml', 
 test('an Automation API remote workspace: up and outputs()', async () => {
   // RemoteWorkspace's temporary directory has no Pulumi.yaml, which 3.248.0 needs: a LocalWorkspace
   // over a directory that holds one, with the remote options RemoteWorkspace would set.
-  const other = mkdtempSync(join(tmpdir(), 'stackwright-cli-auto-'));
+  const other = newOutDir();
   const opts = {
     workDir: project,
     pulumiCommand: await PulumiCommand.get({ root: pulumiRoot, skipVersionCheck: true }),

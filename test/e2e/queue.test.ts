@@ -1,8 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createProgramRepo, type TestRepo } from '../helpers/repo';
-import { readAllLogs, startStackwright, waitForDeployment, type Stackwright } from '../helpers/stackwright';
+import { readAllLogs, startStackwright, waitForDeployment, type Stackwright, newOutDir } from '../helpers/stackwright';
 import { exportStack, lockFiles, waitForLog } from '../helpers/pulumi-state';
 
 // The stack queue through the real API, Temporal, git and pulumi: bursts, pause and resume, cancel.
@@ -19,7 +18,7 @@ beforeAll(async () => {
 afterAll(async () => sw?.stop());
 
 async function configure(stack: string, env: Record<string, string>, options: object = {}): Promise<string> {
-  const outDir = mkdtempSync(join(tmpdir(), 'stackwright-out-'));
+  const outDir = newOutDir();
   const res = await sw.api(`${stackPath(stack)}/deployments/settings`, {
     method: 'POST',
     body: {

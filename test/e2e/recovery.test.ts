@@ -1,9 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { createProgramRepo } from '../helpers/repo';
-import { readAllLogs, startStackwright, startWorkerProcess, waitForDeployment, type Stackwright } from '../helpers/stackwright';
+import { readAllLogs, startStackwright, startWorkerProcess, waitForDeployment, type Stackwright, newOutDir } from '../helpers/stackwright';
 import { exportStack, lockFiles, waitForLog } from '../helpers/pulumi-state';
 
 // A worker killed with SIGKILL in the middle of `pulumi up`: the worker restarted on its data dir must recover the stack.
@@ -23,7 +22,7 @@ afterAll(async () => {
 
 test('after the worker dies mid-update, its restart ends the lost step, unlocks the stack, clears pending operations and fails the deployment', async () => {
   const repo = createProgramRepo('website');
-  const outDir = mkdtempSync(join(tmpdir(), 'stackwright-out-'));
+  const outDir = newOutDir();
   await sw.api(`${stackPath}/deployments/settings`, {
     method: 'POST',
     body: {
@@ -50,7 +49,9 @@ test('after the worker dies mid-update, its restart ends the lost step, unlocks 
   });
   const log = (await readAllLogs(sw, stackPath, body.id)).map((l) => l.line ?? `# ${l.header}\n`).join('');
   expect(log).toContain('Recovering the stack: Pulumi was stopped: its worker stopped while the operation ran.');
-  expect(log).toContain('No process of the interrupted run is left on this host.');
+  // Pulumi is its sandbox's pid 1: once it ends (its output pipe to the lost worker broken) the kernel ends
+  // everything in the sandbox, so usually nothing of the run is left for recovery to stop.
+  expect(log).toMatch(/Stopped \d+ process\(es\) of the interrupted run still running on this host|No process of the interrupted run is left on this host/);
   expect(log).toMatch(/Pending creating: urn:pulumi:dev::website::.*hello/);
   expect(log).toContain('Cleared 1 pending operation(s).');
   expect(lockFiles(sw, org)).toEqual([]);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { sign } from '@octokit/webhooks-methods';
 import { createProgramRepo, type TestRepo } from '../helpers/repo';
-import { readAllLogs, startStackwright, waitForDeployment, type Stackwright } from '../helpers/stackwright';
+import { readAllLogs, startStackwright, waitForDeployment, type Stackwright, newOutDir } from '../helpers/stackwright';
 import { startFakeGitHost, type FakeGitHost } from '../helpers/fake-git-host';
 import { githubExample, retarget } from '../helpers/webhook-examples';
 import { signGenericVcs } from '../../src/vcs/signatures';
@@ -159,7 +159,7 @@ describe('refusals', () => {
 
 describe('GitHub', () => {
   test('a push deploys the stack on that branch once, however often it is delivered; excluded paths start nothing', async () => {
-    const outDir = mkdtempSync(join(tmpdir(), 'stackwright-out-'));
+    const outDir = newOutDir();
     const common = { sourceContext: { git: { repoUrl: repo.url, branch: 'refs/heads/master' } } };
     await saveSettings('push', {
       ...common,
@@ -286,7 +286,7 @@ describe('GitLab', () => {
 
 describe('custom VCS', () => {
   test('shell metacharacters in the branch and the changed paths reach git and the program only as data', async () => {
-    const outDir = mkdtempSync(join(tmpdir(), 'stackwright-out-'));
+    const outDir = newOutDir();
     const pwned = join(outDir, 'pwned');
     const branch = `deploy/$(touch\${IFS}${pwned});\`touch\${IFS}${pwned}\`|x&&y`;
     execFileSync('git', ['check-ref-format', `refs/heads/${branch}`]);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig, type Config } from '../../src/config';
 import { freePort } from '../../src/dev-server';
 import { descendants } from '../../src/activities/process-tree';
-import { callApi, type ApiInit } from './stackwright';
+import { callApi, outRoot, type ApiInit } from './stackwright';
 
 export type Role = 'worker' | 'api' | 'temporal';
 
@@ -38,6 +38,9 @@ export async function startGroup(env: Record<string, string> = {}): Promise<Grou
     STACKWRIGHT_TEMPORAL_PORT: String(await freePort()),
     STACKWRIGHT_TASK_QUEUE: `group-${randomUUID()}`,
     STACKWRIGHT_LOG_LEVEL: 'warn',
+    // Sandboxed deployments of local test repositories write under outRoot(); programs link Stackwright's node_modules.
+    STACKWRIGHT_ALLOW_LOCAL_REPOS: 'true',
+    STACKWRIGHT_SANDBOX_BINDS: `${outRoot()},${join(__dirname, '..', '..', 'node_modules')}:ro`,
     ...env,
   };
   // Generates the token and keys the group then reads.

@@ -2,12 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveTools } from '../../src/tools';
+import { stackPassphrase, stackStateDir } from '../../src/activities/stack-state';
 import type { Stackwright } from './stackwright';
 
-/** Lock files the file backend holds for an organization's stacks. */
+/** Lock files the file backends of an organization's stacks hold (each stack has its own backend). */
 export function lockFiles(sw: Pick<Stackwright, 'config'>, org: string): string[] {
-  const dir = join(sw.config.dataDir, 'state', org, '.pulumi', 'locks');
-  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.json')) : [];
+  const dir = join(sw.config.dataDir, 'stacks', org);
+  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((f) => f.includes('/.pulumi/locks/') && f.endsWith('.json')) : [];
 }
 
 /** The stack's state as `pulumi stack export` prints it, read with the same CLI and backend. */
@@ -15,8 +16,9 @@ export function exportStack(sw: Pick<Stackwright, 'config'>, org: string, projec
   const out = execFileSync(join(resolveTools().pulumiRoot, 'bin', 'pulumi'), ['stack', 'export', '--stack', `organization/${project}/${stack}`], {
     env: {
       ...process.env,
-      PULUMI_BACKEND_URL: `file://${join(sw.config.dataDir, 'state', org)}`,
-      PULUMI_CONFIG_PASSPHRASE: sw.config.pulumiPassphrase,
+      PULUMI_BACKEND_URL: `file://${stackStateDir(sw.config.dataDir, { org, project, stack })}`,
+      // Stacks created by the tests have their own passphrase.
+      PULUMI_CONFIG_PASSPHRASE: stackPassphrase(sw.config.secretsKey, { org, project, stack }),
       PULUMI_HOME: join(sw.config.dataDir, 'pulumi-home'),
       PULUMI_SKIP_UPDATE_CHECK: 'true',
     },

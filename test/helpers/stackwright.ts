@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +14,7 @@ import { Store } from '../../src/store/store';
 import { apiDeps, createApp } from '../../src/api/app';
 import { createWorkers, runWorkers } from '../../src/worker';
 import type { Client } from '@temporalio/client';
+import { codecKeys } from '../../src/codec/payload-codec';
 
 export interface Stackwright {
   url: string;
@@ -38,6 +39,11 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
   if (!address) throw new Error('global-setup did not start Temporal');
   const config = loadConfig({
     STACKWRIGHT_DATA_DIR: mkdtempSync(join(tmpdir(), 'stackwright-data-')),
+    // The test programs live in local repositories and write their files to newOutDir()s.
+    STACKWRIGHT_ALLOW_LOCAL_REPOS: 'true',
+    STACKWRIGHT_SANDBOX_BINDS: outRoot(),
+    // Each deployment installs the test program's packages: from a cache, not from the registry each time.
+    STACKWRIGHT_NPM_CACHE: join(homedir(), '.cache', 'stackwright', 'test-npm-cache'),
     STACKWRIGHT_TASK_QUEUE: `test-${randomUUID()}`,
     STACKWRIGHT_LOG_LEVEL: 'warn',
     TEMPORAL_ADDRESS: address,
@@ -45,7 +51,7 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
   });
   const log = createLogger('warn');
   const store = new Store(await openDatabase(config.databaseUrl));
-  const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE);
+  const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE, codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS));
   const connection = await connectWorker(address);
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
   const newWorkers = () => (opts.worker === false ? Promise.resolve([]) : createWorkers({ connection, store, config, workflowBundle }));
@@ -105,6 +111,23 @@ export async function callApi(url: string, token: string, path: string, init: Ap
   return { status: res.status, body };
 }
 
+let outs: string | undefined;
+/** One directory per test process under which deployments may write (STACKWRIGHT_SANDBOX_BINDS). */
+export function outRoot(): string {
+  if (!outs) {
+    outs = mkdtempSync(join(tmpdir(), 'stackwright-outs-'));
+    chmodSync(outs, 0o777);
+  }
+  return outs;
+}
+
+/** A fresh directory a sandboxed deployment can write to (its OUT_DIR). */
+export function newOutDir(): string {
+  const dir = mkdtempSync(join(outRoot(), 'out-'));
+  chmodSync(dir, 0o777);
+  return dir;
+}
+
 /** The SDK logs every worker state change at INFO; tests only want warnings. */
 function quietTemporal(): void {
   try {
@@ -154,6 +177,10 @@ export function startWorkerProcess(sw: Stackwright): ChildProcess {
       STACKWRIGHT_TASK_QUEUE: sw.config.STACKWRIGHT_TASK_QUEUE,
       STACKWRIGHT_KILL_GRACE_SECONDS: String(sw.config.STACKWRIGHT_KILL_GRACE_SECONDS),
       STACKWRIGHT_LOG_LEVEL: 'warn',
+      STACKWRIGHT_ALLOW_LOCAL_REPOS: 'true',
+      STACKWRIGHT_SANDBOX_BINDS: sw.config.STACKWRIGHT_SANDBOX_BINDS.map((b) => b.path).join(','),
+      STACKWRIGHT_SECRETS_KEY: sw.config.secretsKey.toString('base64'),
+      ...(sw.config.STACKWRIGHT_NPM_CACHE && { STACKWRIGHT_NPM_CACHE: sw.config.STACKWRIGHT_NPM_CACHE }),
       TEMPORAL_ADDRESS: process.env.STACKWRIGHT_TEST_TEMPORAL_ADDRESS,
     },
     stdio: ['ignore', 'inherit', 'inherit'],

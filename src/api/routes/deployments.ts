@@ -5,6 +5,7 @@ import { StackRef } from '../../shared/names';
 import { CreateDeploymentRequest } from '../../shared/deployment';
 import { runnableIssues, type DeploymentSettings } from '../../shared/settings';
 import { foreignCiphertexts, sealSecrets } from '../../shared/secrets';
+import { moveUrlCredentials, repoUrlIssues } from '../../shared/repo-url';
 import { mergeSettings, stripNulls } from '../../shared/merge';
 import { deploymentWorkflowId } from '../../shared/ids';
 import { QueueUnavailable, requestDeployment } from '../../deployments/queue';
@@ -57,7 +58,9 @@ export function deploymentRoutes(deps: ApiDeps) {
       }
       const foreign = foreignCiphertexts(overrides, deps.box.decrypt);
       if (foreign.length) return badRequest(c, foreign);
-      const sealed = sealSecrets(overrides, deps.box.encrypt);
+      const urlIssues = repoUrlIssues(overrides.sourceContext?.git?.repoURL ?? undefined, deps.allowLocalRepos ?? false);
+      if (urlIssues.length) return badRequest(c, urlIssues);
+      const sealed = sealSecrets(moveUrlCredentials(overrides), deps.box.encrypt);
       const settings = stored ? mergeSettings<DeploymentSettings>(pinnedSource(stored.settings, overrides), sealed) : (sealed as DeploymentSettings);
       const issues = runnableIssues(settings);
       if (issues.length) return badRequest(c, issues);

@@ -6,6 +6,7 @@ import { DeploymentSettingsInput, type DeploymentSettings } from '../../shared/s
 import { foreignCiphertexts, sealSecrets } from '../../shared/secrets';
 import { mergeSettings, stripNulls } from '../../shared/merge';
 import { apiError, badRequest, onInvalid } from '../errors';
+import { moveUrlCredentials, repoUrlIssues } from '../../shared/repo-url';
 import { requireJson } from '../json-body';
 import { audit } from '../audit';
 import type { AuditEvent } from '../../store/audit';
@@ -19,7 +20,8 @@ const SecretToEncrypt = z.union([z.string(), z.object({ secret: z.string() }).st
 
 /** GET | POST (merge) | PUT (replace) | DELETE .../deployments/settings, and POST .../settings/encrypt */
 export function settingsRoutes(deps: ApiDeps) {
-  const seal = (s: object) => sealSecrets(s, deps.box.encrypt) as DeploymentSettings;
+  const seal = (s: DeploymentSettingsInput) => sealSecrets(moveUrlCredentials(s), deps.box.encrypt) as DeploymentSettings;
+  const urlIssues = (s: DeploymentSettingsInput) => repoUrlIssues(s.sourceContext?.git?.repoURL, deps.allowLocalRepos ?? false);
   const show = (s: { settings: DeploymentSettings; version: number }) => ({ ...s.settings, version: s.version });
   // A {ciphertext} the client sends back must be one this server made.
   const foreign = (c: Context, input: object) => {
@@ -39,6 +41,8 @@ export function settingsRoutes(deps: ApiDeps) {
       const input = c.req.valid('json');
       const refused = foreign(c, input);
       if (refused) return refused;
+      const urls = urlIssues(input);
+      if (urls.length) return badRequest(c, urls);
       const current = await deps.store.getSettings(ref);
       const saved = await deps.store.saveSettings(ref, mergeSettings<DeploymentSettings>(current?.settings, seal(input)));
       await changed(c, ref, 'settings.update', `Updated the deployment settings (version ${saved.version})`);
@@ -49,6 +53,8 @@ export function settingsRoutes(deps: ApiDeps) {
       const input = c.req.valid('json');
       const refused = foreign(c, input);
       if (refused) return refused;
+      const urls = urlIssues(input);
+      if (urls.length) return badRequest(c, urls);
       const saved = await deps.store.saveSettings(ref, stripNulls(seal(input)));
       await changed(c, ref, 'settings.replace', `Replaced the deployment settings (version ${saved.version})`);
       return c.json(show(saved));

@@ -68,20 +68,21 @@ const nested = (u: UpdateRecord, latestVersion: number) => ({
  * output` and `pulumi stack history` from these.
  */
 export function stackRoutes(deps: ApiDeps) {
-  const state = (org: string) => PulumiState.open(deps.stateBackendUrl(org));
+  const state = (ref: StackRef) => PulumiState.open(deps.stateBackendUrl(ref));
   const history = (ref: StackRef) => stackHistory(deps, ref);
 
   // Decrypts a base64 ciphertext of the export with the stack's passphrase and the checkpoint's salt.
   const opener = async (ref: StackRef) => {
-    const salt = ((await state(ref.org)?.checkpoint(ref))?.checkpoint.latest?.secrets_providers as { state?: { salt?: string } } | undefined)?.state?.salt;
+    const salt = ((await state(ref)?.checkpoint(ref))?.checkpoint.latest?.secrets_providers as { state?: { salt?: string } } | undefined)?.state?.salt;
     if (!salt) return undefined;
-    return (b64: string) => crypter.decrypt(deps.pulumiPassphrase(ref), salt, Buffer.from(b64, 'base64').toString('utf8'));
+    const passphrase = await deps.pulumiPassphrase(ref);
+    return (b64: string) => crypter.decrypt(passphrase, salt, Buffer.from(b64, 'base64').toString('utf8'));
   };
 
   return new Hono()
     .get('/', params, async (c) => {
       const ref = c.req.valid('param');
-      const checkpoint = await state(ref.org)?.checkpoint(ref);
+      const checkpoint = await state(ref)?.checkpoint(ref);
       if (!checkpoint && !(await stackExists(deps.store, ref))) return apiError(c, 404, 'stack not found');
       const updates = await history(ref);
       const last = updates.at(-1);
@@ -97,7 +98,7 @@ export function stackRoutes(deps: ApiDeps) {
     })
     .get('/export', params, async (c) => {
       const ref = c.req.valid('param');
-      const checkpoint = await state(ref.org)?.checkpoint(ref);
+      const checkpoint = await state(ref)?.checkpoint(ref);
       if (!checkpoint) {
         if (!(await stackExists(deps.store, ref))) return apiError(c, 404, 'stack not found');
         return c.json({ version: 3, deployment: { manifest: { time: new Date(0).toISOString(), magic: '', version: '' } } });
