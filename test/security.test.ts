@@ -41,7 +41,7 @@ describe('payload codec', () => {
 
   test('the remote codec endpoint needs a token and speaks Temporal JSON', async () => {
     const codec = new EncryptionCodec(codecKeys(master));
-    const app = codecRoutes({ codec, token: 'api-token-1234567890', pathToken: 'path-token', uiOrigin: 'http://localhost:8233' });
+    const app = codecRoutes({ codec, allows: async (t) => t === 'api-token-1234567890', pathToken: 'path-token', uiOrigin: 'http://localhost:8233' });
     const payload = converter.toPayload(input);
     const json = { payloads: [{ metadata: { encoding: Buffer.from(payload.metadata!.encoding!).toString('base64') }, data: Buffer.from(payload.data!).toString('base64') }] };
     const post = (path: string, headers: Record<string, string> = {}) =>

@@ -7,6 +7,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { createApp } from '../src/api/app';
 import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
+import { EncryptionCodec, codecKeys } from '../src/codec/payload-codec';
 import { SecretBox } from '../src/secret-box';
 import { signGenericVcs } from '../src/vcs/signatures';
 import type { Role } from '../src/shared/identity';
@@ -49,6 +50,7 @@ beforeAll(async () => {
     webhooks: { genericVcsSecret: GENERIC_SECRET, maxBytes: 1024 * 1024 },
     stateBackendUrl: (ref) => `file:///nonexistent/stackwright-state/${ref.org}`,
     pulumiPassphrase: async () => 'not-used',
+    codec: { codec: new EncryptionCodec(codecKeys(randomBytes(32))), pathToken: 'codec-path-token' },
   });
 });
 
@@ -470,4 +472,18 @@ describe('audit log', () => {
       expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
     }
   });
+});
+
+test('the codec endpoint takes the same tokens: admins decode, other roles and revoked tokens get 401', async () => {
+  const body = JSON.stringify({ payloads: [] });
+  const post = (token?: string) =>
+    app.request('/codec/decode', { method: 'POST', headers: { 'Content-Type': 'application/json', ...(token && { Authorization: `token ${token}` }) }, body });
+  const admin = await createToken({ name: 'codec-admin', role: 'admin' });
+  const deployer = await createToken({ name: 'codec-deployer', role: 'deployer' });
+  expect((await post(BOOTSTRAP)).status).toBe(200);
+  expect((await post(admin.token)).status).toBe(200);
+  expect((await post(deployer.token)).status).toBe(401);
+  expect((await post()).status).toBe(401);
+  expect((await app.request(`/api/tokens/${admin.id}`, { method: 'DELETE', headers: { Authorization: `token ${BOOTSTRAP}` } })).status).toBe(204);
+  expect((await post(admin.token)).status).toBe(401);
 });

@@ -14,7 +14,7 @@ import { userRoutes } from './routes/user';
 import { projectRoutes, stackRoutes } from './routes/stack';
 import { tokenRoutes } from './routes/tokens';
 import { auditLogRoutes } from './routes/audit-logs';
-import { authenticate, authorize } from './auth';
+import { authenticate, authorize, isAdminToken } from './auth';
 import { codecRoutes } from '../codec/codec-routes';
 
 export { apiDeps, type ApiDeps } from './deps';
@@ -26,7 +26,8 @@ export function createApp(deps: ApiDeps) {
     .onError(errorHandler(deps.log))
     .notFound((c) => apiError(c, 404, 'not found'))
     .get('/healthz', (c) => c.json({ ok: true }))
-    .route('/codec', deps.codec ? codecRoutes(deps.codec) : new Hono())
+    // Decoding reveals every organization's workflow payloads: admins only.
+    .route('/codec', deps.codec ? codecRoutes({ ...deps.codec, allows: (t) => isAdminToken(deps, t) }) : new Hono())
     // Webhooks authenticate by their signatures and have a limit of their own.
     .use('/api/*', except('/api/webhooks/*', authenticate(deps), authorize))
     .use('/api/*', except('/api/webhooks/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') })))

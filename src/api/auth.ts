@@ -30,6 +30,12 @@ export async function identify(deps: AuthDeps, value: string, bootstrapHash = ha
   return { id: tokenId, name, role, organization };
 }
 
+/** Whether a token value is a valid admin token (the codec endpoint's rule). */
+export async function isAdminToken(deps: AuthDeps, value: string): Promise<boolean> {
+  const who = await identify(deps, value);
+  return typeof who !== 'string' && who.role === 'admin';
+}
+
 /** Sets `identity` from the request's token; 401 without a valid one. */
 export function authenticate(deps: AuthDeps): MiddlewareHandler {
   const bootstrapHash = hashToken(deps.token);

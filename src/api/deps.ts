@@ -39,7 +39,7 @@ export interface ApiDeps {
   /** file:// and local repository paths are accepted (STACKWRIGHT_ALLOW_LOCAL_REPOS). */
   allowLocalRepos?: boolean;
   /** The remote codec endpoint (/codec/encode, /codec/decode). */
-  codec?: CodecRouteDeps;
+  codec?: Omit<CodecRouteDeps, 'allows'>;
   /** How log streams poll the store; the defaults suit production. */
   logStream?: LogStreamTiming;
 }
@@ -61,7 +61,6 @@ export function apiDeps(config: Config, store: Store, temporal: Client, log: Log
     allowLocalRepos: config.STACKWRIGHT_ALLOW_LOCAL_REPOS,
     codec: {
       codec: new EncryptionCodec(codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS)),
-      token: config.token,
       pathToken: codecPathToken(config.secretsKey),
       uiOrigin: config.STACKWRIGHT_TEMPORAL_UI_URL ? new URL(config.STACKWRIGHT_TEMPORAL_UI_URL).origin : undefined,
     },

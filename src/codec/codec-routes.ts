@@ -7,8 +7,8 @@ import { apiError } from '../api/errors';
 
 export interface CodecRouteDeps {
   codec: EncryptionCodec;
-  /** The API token (Authorization: token|Bearer) */
-  token: string;
+  /** Whether an API token (Authorization: token|Bearer) may use the codec: an admin's (the same tokens and roles as the API). */
+  allows: (token: string) => Promise<boolean>;
   /** Alternative credential in the path, /codec/<pathToken>/decode, for the Temporal UI (it sends no token of ours). */
   pathToken: string;
   /** Origin of the Temporal Web UI, allowed by CORS. */
@@ -35,7 +35,7 @@ export function codecRoutes(d: CodecRouteDeps) {
   const handle = (op: 'encode' | 'decode') => async (c: Context) => {
     const auth = c.req.header('Authorization')?.replace(/^(token|Bearer)\s+/i, '');
     const path = c.req.param('pathToken');
-    if (!(auth && same(auth, d.token)) && !(path && same(path, d.pathToken))) return apiError(c, 401, 'missing or invalid token');
+    if (!(path && same(path, d.pathToken)) && !(auth && (await d.allows(auth)))) return apiError(c, 401, 'missing or invalid token (the codec needs an admin token)');
     const body = (await c.req.json().catch(() => undefined)) as { payloads?: unknown } | undefined;
     if (!body || !Array.isArray(body.payloads)) return c.json({ code: 400, message: 'payloads: must be an array', errors: [{ field: 'payloads', message: 'must be an array' }] }, 400);
     try {
