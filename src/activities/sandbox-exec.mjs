@@ -4,7 +4,7 @@
 // writes the spec). The spec holds no secret: the deployment's environment arrives in this
 // process's environment and is filtered here, never written to a file or a command line.
 import { spawn } from 'node:child_process';
-import { chownSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname } from 'node:path';
 
@@ -22,7 +22,8 @@ const binds = [...spec.binds];
 const logAt = args.indexOf('--event-log');
 if (logAt >= 0 && args[logAt + 1]) {
   const dir = dirname(args[logAt + 1]);
-  if (spec.chownTo !== undefined) chownSync(dir, spec.chownTo, spec.chownTo);
+  // The Automation API creates the (empty) file itself: the sandbox's user must be able to write it.
+  if (spec.chownTo !== undefined) for (const p of [dir, args[logAt + 1]]) if (existsSync(p)) chownSync(p, spec.chownTo, spec.chownTo);
   binds.push({ path: dir, readOnly: false });
 }
 // Each bind's parents are made anew, traversable and empty (bwrap would make them 0700 as root).
