@@ -41,7 +41,8 @@ export async function startStackwright(env: Record<string, string> = {}, opts: {
     STACKWRIGHT_DATA_DIR: mkdtempSync(join(tmpdir(), 'stackwright-data-')),
     // The test programs live in local repositories and write their files to newOutDir()s.
     STACKWRIGHT_ALLOW_LOCAL_REPOS: 'true',
-    STACKWRIGHT_SANDBOX_BINDS: outRoot(),
+    // Programs may link Stackwright's own node_modules (read-only) instead of installing.
+    STACKWRIGHT_SANDBOX_BINDS: `${outRoot()},${join(__dirname, '..', '..', 'node_modules')}:ro`,
     // Each deployment installs the test program's packages: from a cache, not from the registry each time.
     STACKWRIGHT_NPM_CACHE: join(homedir(), '.cache', 'stackwright', 'test-npm-cache'),
     STACKWRIGHT_TASK_QUEUE: `test-${randomUUID()}`,
