@@ -998,7 +998,7 @@ describe('settings that are accepted', () => {
         inheritSettings: true,
         executorContext: { workingDirectory: '' },
         sourceContext: { git: { repoUrl: '', branch: '', commit: 'abc1234' } },
-        operationContext: { preRunCommands: null, operation: '', environmentVariables: { A: '1', B: { secret: SECRET_OVERRIDE } } },
+        operationContext: { preRunCommands: [], operation: '', environmentVariables: { A: '1', B: { secret: SECRET_OVERRIDE } } },
         agentPoolID: null,
       },
       headers: { 'X-Pulumi-Deployment-Initiator': 'automation-api', Accept: 'application/vnd.pulumi+8' },

@@ -133,11 +133,14 @@ export function deploymentRoutes(deps: ApiDeps) {
     });
 }
 
-/** The request's own operation is in `operation`; settings never carry one. */
-function withoutOperation<T extends { operationContext?: { operation?: unknown } | null }>(r: T): T {
-  if (!r.operationContext || !('operation' in r.operationContext)) return r;
-  const { operation: _op, ...rest } = r.operationContext;
-  return { ...r, operationContext: rest };
+/**
+ * The request's own operation is in `operation`; settings never carry one. An empty pre-run list is
+ * what Pulumi's CLI sends when no --pre-run-command was given: not set, the stored commands stay.
+ */
+function withoutOperation<T extends { operationContext?: { operation?: unknown; preRunCommands?: unknown[] | null } | null }>(r: T): T {
+  if (!r.operationContext) return r;
+  const { operation: _op, preRunCommands, ...rest } = r.operationContext;
+  return { ...r, operationContext: { ...rest, ...(preRunCommands?.length ? { preRunCommands } : {}) } };
 }
 
 /** A branch or commit in the request replaces the stored one of the other kind (they are exclusive). */
