@@ -62,9 +62,9 @@ test('a burst of 20 updates with skipIntermediateDeployments runs the first and 
 
 test('a paused stack or organization queues deployments; resume runs them', async () => {
   await configure('paused', { GREETING: 'resumed' });
-  expect((await sw.api(`${stackPath('paused')}/deployments/pause`, { method: 'POST' })).body).toEqual({ paused: true, stackPaused: true, organizationPaused: false });
+  expect((await sw.api(`${stackPath('paused')}/deployments/pause`, { method: 'POST' })).body).toEqual({ paused: true, stackPaused: true, organizationPaused: false, hasSchedules: false });
   expect((await sw.api(`/api/orgs/${org}/deployments/pause`, { method: 'POST' })).status).toBe(200);
-  expect((await sw.api(`${stackPath('paused')}/deployments/metadata`)).body).toEqual({ paused: true, stackPaused: true, organizationPaused: true });
+  expect((await sw.api(`${stackPath('paused')}/deployments/metadata`)).body).toEqual({ paused: true, stackPaused: true, organizationPaused: true, hasSchedules: false });
 
   const { id } = await deploy('paused', { operation: 'preview' });
   await new Promise((r) => setTimeout(r, 3000));
@@ -77,7 +77,7 @@ test('a paused stack or organization queues deployments; resume runs them', asyn
   await sw.api(`/api/orgs/${org}/deployments/resume`, { method: 'POST' });
   await new Promise((r) => setTimeout(r, 2000));
   expect((await get('paused', id)).status).toBe('not-started');
-  expect((await sw.api(`${stackPath('paused')}/deployments/resume`, { method: 'POST' })).body).toEqual({ paused: false, stackPaused: false, organizationPaused: false });
+  expect((await sw.api(`${stackPath('paused')}/deployments/resume`, { method: 'POST' })).body).toEqual({ paused: false, stackPaused: false, organizationPaused: false, hasSchedules: false });
   expect(await waitForDeployment(sw, stackPath('paused'), id)).toMatchObject({ status: 'succeeded' });
 }, 600_000);
 
