@@ -24,6 +24,9 @@ let outDir: string;
 let project: string; // a directory holding the project's Pulumi.yaml, as 3.248.0 wants for some commands
 let env: NodeJS.ProcessEnv;
 const pulumiRoot = resolveTools().pulumiRoot;
+// Deployments that inherit the settings link the program's dependencies from Stackwright's own
+// node_modules (the same @pulumi/pulumi) instead of installing them; `up --remote` installs for real.
+const linkDependencies = `ln -s ${join(__dirname, '..', '..', 'node_modules')} node_modules`;
 
 /** Runs the real CLI; resolves with its output whatever the exit code, so failures show what it printed. */
 async function pulumi(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
@@ -76,12 +79,13 @@ test('settings edit and get; the secret never comes back in clear', async () => 
     '--git-url', repo.url, '--branch', 'main',
     '--env', `OUT_DIR=${outDir}`, '--env', 'GREETING=hi',
     '--secret-env', `API_SECRET=${CANARY}`,
-    '--pre-run-command', 'echo pre-run says hello',
+    '--pre-run-command', linkDependencies, '--pre-run-command', 'echo pre-run says hello', '--skip-install-deps',
   ]);
   expect(out).not.toContain(CANARY);
   const stored = (await sw.api(`${stackPath}/deployments/settings`)).body;
   expect(stored.sourceContext.git).toEqual({ repoURL: repo.url, branch: 'main' });
-  expect(stored.operationContext.preRunCommands).toEqual(['echo pre-run says hello']);
+  expect(stored.operationContext.preRunCommands).toEqual([linkDependencies, 'echo pre-run says hello']);
+  expect(stored.operationContext.options).toMatchObject({ skipInstallDependencies: true });
   expect(stored.operationContext.environmentVariables).toEqual({ OUT_DIR: outDir, GREETING: 'hi', API_SECRET: { ciphertext: expect.stringMatching(/^v1:/) } });
   expect(JSON.stringify(stored)).not.toContain(CANARY);
 
@@ -97,7 +101,7 @@ test('deployment run update streams the logs to the end; list, get and log show 
   // Implicit login: only PULUMI_BACKEND_URL and the token, with a fresh PULUMI_HOME.
   const fresh = { PULUMI_BACKEND_URL: sw.url, PULUMI_HOME: mkdtempSync(join(tmpdir(), 'stackwright-cli-home-')) };
   const out = await ok(['deployment', 'run', 'update', '--stack', fq, '--suppress-stream-logs=false', '--env', `SECRET_OUTPUT=${SECRET_OUT}`], fresh);
-  for (const text of ['Get source:', 'Install dependencies:', 'Pre-run command 1:', 'pre-run says hello', 'Pulumi operation:', '+ 2 created']) expect(out).toContain(text);
+  for (const text of ['Get source:', 'Pre-run command 1:', 'Pre-run command 2:', 'pre-run says hello', 'Pulumi operation:', '+ 2 created']) expect(out).toContain(text);
   expect(out).toContain('the api secret is [secret]');
   expect(out).not.toContain(CANARY);
   expect(readFileSync(join(outDir, 'hello.txt'), 'utf8')).toBe('hello from dev');
@@ -122,7 +126,7 @@ test('deployment run update streams the logs to the end; list, get and log show 
 });
 
 test('deployment run preview, refresh, detect-drift and remediate-drift', async () => {
-  const preview = await ok(['deployment', 'run', 'preview', '--stack', fq, '--suppress-stream-logs=false', '--git-branch', 'main', '--pre-run-command', 'echo overridden pre-run']);
+  const preview = await ok(['deployment', 'run', 'preview', '--stack', fq, '--suppress-stream-logs=false', '--git-branch', 'main', '--pre-run-command', linkDependencies, '--pre-run-command', 'echo overridden pre-run']);
   expect(preview).toContain('overridden pre-run');
   expect(await latest()).toMatchObject({ status: 'succeeded', pulumiOperation: 'preview' });
 
@@ -157,6 +161,8 @@ test('up --remote with --remote-* flags, from a directory holding Pulumi.yaml', 
     ['up', '--remote', repo.url, '--remote-git-branch', 'main', '--remote-env', `OUT_DIR=${other}`, '--remote-env-secret', `API_SECRET=${CANARY}`, '--remote-skip-install-dependencies=false', '--stack', fq, '--yes'],
     { PULUMI_EXPERIMENTAL: 'true' },
   );
+  // Settings are not inherited (--remote-inherit-settings is off): the request's own source, a real install.
+  expect(out).toContain('Install dependencies:');
   expect(out).toContain('Pulumi operation:');
   expect(out).not.toContain(CANARY);
   expect(readFileSync(join(other, 'hello.txt'), 'utf8')).toBe('hello from dev');
@@ -179,6 +185,8 @@ test('an Automation API remote workspace: up and outputs()', async () => {
     remote: true,
     remoteGitProgramArgs: { stackName: fq, url: repo.url, branch: 'main' },
     remoteEnvVars: { OUT_DIR: other, SECRET_OUTPUT: { secret: SECRET_OUT } },
+    remotePreRunCommands: [linkDependencies],
+    remoteSkipInstallDependencies: true,
   } as LocalWorkspaceOptions;
   const stack = await Stack.createOrSelect(fq, await LocalWorkspace.create(opts));
   const up = await stack.up();
@@ -214,7 +222,7 @@ test('settings pull, push and destroy', async () => {
   writeFileSync(file, pulled.replace('echo pre-run says hello', 'echo pushed back'));
   await ok(['deployment', 'settings', 'push', '--stack', fq, '--yes']);
   const pushed = (await sw.api(`${stackPath}/deployments/settings`)).body;
-  expect(pushed.operationContext.preRunCommands).toEqual(['echo pushed back']);
+  expect(pushed.operationContext.preRunCommands).toEqual([linkDependencies, 'echo pushed back']);
   expect(pushed.operationContext.environmentVariables.API_SECRET).toEqual({ ciphertext: expect.stringMatching(/^v1:/) });
   await ok(['deployment', 'settings', 'destroy', '--stack', fq, '--yes']);
   expect((await sw.api(`${stackPath}/deployments/settings`)).status).toBe(404);
