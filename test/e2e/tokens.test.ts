@@ -44,5 +44,5 @@ test('a scoped deployer deploys under its name, a viewer may not, another organi
 
   expect((await sw.api(`/api/tokens/${deployer.id}`, { method: 'DELETE' })).status).toBe(204);
   expect((await sw.api(`${stackPath}/deployments`, { token: deployer.token })).status).toBe(401);
-  expect((await sw.api('/api/user', { token: viewer.token })).body.organizations).toEqual([{ name: org, githubLogin: org, avatarUrl: '' }]);
+  expect((await sw.api('/api/user', { token: viewer.token })).body.organizations).toEqual([{ name: org, githubLogin: org, avatarUrl: '', role: 'member' }]);
 });
