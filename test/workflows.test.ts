@@ -15,7 +15,7 @@ import { SESSION_WORKER_OPTIONS } from '../src/worker';
 import { claimDelivery, deliveryWorkflowId } from '../src/deployments/delivery';
 import { deployment, stackQueue } from '../src/workflows';
 import { cancelSignal, enqueueSignal, queueStateQuery, wakeSignal } from '../src/workflows/definitions';
-import { stepNames, type DeploymentInput, type DeploymentStatus } from '../src/shared/deployment';
+import { planOf, stepNames, type DeploymentInput, type DeploymentStatus } from '../src/shared/deployment';
 import { deploymentWorkflowId, stackWorkflowId } from '../src/shared/ids';
 import { stackKey, type StackRef } from '../src/shared/names';
 import type { DeploymentSettings } from '../src/shared/settings';
@@ -82,7 +82,7 @@ let nextStack = 0;
 const newStack = (): StackRef => ({ org: 'acme', project: 'website', stack: `s${++nextStack}-${randomUUID().slice(0, 6)}` });
 
 function newInput(stack: StackRef, version: number, settings: DeploymentSettings = {}): DeploymentInput {
-  return { ...stack, id: `d-${version}-${randomUUID()}`, version, operation: 'update', settings };
+  return { ...stack, id: `d-${version}-${randomUUID()}`, version, operation: 'update', plan: planOf(settings) };
 }
 
 type WorkspaceName = keyof WorkspaceActivities | 'reportDeployment';
@@ -278,6 +278,7 @@ describe('stackQueue', () => {
     // The queue would idle for an hour; end it so the recorded history is complete.
     await env.client.workflow.getHandle(queueId).terminate('test done');
     if (RECORD) await recordHistory('stack-queue', queueId);
+    if (RECORD) await recordHistory('stack-queue-plan-input', queueId);
   });
 });
 
@@ -607,6 +608,8 @@ describe('deployment', () => {
     // The search attribute follows the status.
     expect((await statusOf(workflowId)).get(StatusAttr)).toBe('succeeded');
     if (RECORD) await recordHistory('deployment-succeeded', workflowId);
+    // Inputs that carry a plan, not the settings.
+    if (RECORD) await recordHistory('deployment-succeeded-plan-input', workflowId);
   });
 
   test('a deployment that already ended (its claim fails) runs nothing', async () => {

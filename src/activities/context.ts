@@ -4,6 +4,7 @@ import type { Store } from '../store/store';
 import type { SecretBox } from '../secret-box';
 import { openSecrets, isSealed } from '../shared/secrets';
 import type { DeploymentInput } from '../shared/deployment';
+import { sealedSettings } from '../deployments/create';
 import type { DeploymentSettings } from '../shared/settings';
 import { Masker } from './masker';
 import type { ReportConfig } from './report';
@@ -66,13 +67,14 @@ export const workspaceDir = (deps: ActivityDeps, id: string): string => join(dep
 export const sandboxRunDir = (deps: ActivityDeps, id: string): string => join(deps.dataDir, 'sandbox', id);
 
 export async function openDeployment(deps: ActivityDeps, input: DeploymentInput): Promise<OpenDeployment> {
-  const settings = openSecrets(input.settings, deps.box.decrypt);
+  const sealed = await sealedSettings(deps.store, input);
+  const settings = openSecrets(sealed, deps.box.decrypt);
   const workspace = workspaceDir(deps, input.id);
   const sourceDir = join(workspace, 'source');
   const programDir = join(sourceDir, settings.sourceContext?.git?.repoDir ?? '');
   const userEnv = (settings.operationContext?.environmentVariables ?? {}) as Record<string, string>;
   const passphrase = passphraseFor(await passphraseScheme(deps.store.db, input), deps.pulumiPassphrase, deps.secretsKey, input);
-  const masker = new Masker([...secretsOf(input.settings, deps), passphrase, deps.pulumiPassphrase]);
+  const masker = new Masker([...secretsOf(sealed, deps), passphrase, deps.pulumiPassphrase]);
   const stateDir = deps.pulumiBackendUrl ? undefined : stackStateDir(deps.dataDir, input);
   if (stateDir) moveLegacyState(deps.dataDir, input);
   const env: Record<string, string> = {

@@ -1,4 +1,4 @@
-import { stepNames, type DeploymentInput, type DeploymentTrigger, type Operation } from '../shared/deployment';
+import { planOf, planOfInput, stepNames, type DeploymentInput, type DeploymentTrigger, type Operation } from '../shared/deployment';
 import type { StackRef } from '../shared/names';
 import type { DeploymentSettings } from '../shared/settings';
 import { IdempotencyKeyTaken, type DeploymentRecord, type IdempotencyKey } from '../store/deployments';
@@ -52,7 +52,7 @@ export function deploymentInput(ref: StackRef, record: { id: string; version: nu
     id: record.id,
     version: record.version,
     operation: req.operation,
-    settings: req.settings,
+    plan: planOf(req.settings),
     requestedAt,
     ...(req.trigger && { trigger: req.trigger }),
     ...(req.supersedeKey && { supersedeKey: req.supersedeKey }),
@@ -63,12 +63,13 @@ export function deploymentInput(ref: StackRef, record: { id: string; version: nu
 export async function recordRetry(store: Store, input: DeploymentInput): Promise<DeploymentInput> {
   const { record } = await recordDeployment(store, input, {
     operation: input.operation,
-    settings: input.settings,
+    settings: await sealedSettings(store, input),
     inheritSettings: false,
     initiator: 'retry',
     requestedBy: `retry of version ${input.version}`,
   });
-  return { ...input, id: record.id, version: record.version, retryOf: input.id, requestedAt: Date.now() };
+  const { settings: _legacy, ...routing } = input;
+  return { ...routing, plan: planOfInput(input), id: record.id, version: record.version, retryOf: input.id, requestedAt: Date.now() };
 }
 
 /**
@@ -82,7 +83,7 @@ export async function recordRemediation(store: Store, detection: DeploymentInput
   const linked = earlier?.driftRemediationId ? await store.getDeploymentById(earlier.driftRemediationId) : undefined;
   const req: NewDeploymentRequest = {
     operation: 'remediate-drift',
-    settings: detection.settings,
+    settings: earlier?.settings ?? detection.settings ?? {},
     inheritSettings: earlier?.inheritSettings ?? true,
     initiator: earlier?.initiator ?? 'api',
     requestedBy: earlier?.requestedBy ?? 'api-token',
@@ -90,4 +91,12 @@ export async function recordRemediation(store: Store, detection: DeploymentInput
   const record = linked ?? (await recordDeployment(store, detection, req)).record;
   if (!linked) await store.linkDriftRemediation(detection.id, record.id);
   return deploymentInput(detection, record, req, Date.now());
+}
+
+/** The sealed settings a deployment runs with: its record holds them (older inputs carried them too). */
+export async function sealedSettings(store: Store, input: Pick<DeploymentInput, 'id' | 'settings'>): Promise<DeploymentSettings> {
+  if (input.settings) return input.settings;
+  const record = await store.getDeploymentById(input.id);
+  if (!record) throw new Error(`deployment ${input.id} has no record`);
+  return record.settings;
 }

@@ -61,12 +61,33 @@ export function stepNames(settings: DeploymentSettings): string[] {
   ];
 }
 
-/** What the deployment workflow receives: settings are sealed, never clear text. */
+/**
+ * What workflow code decides on: the operation's options and how many pre-run commands run.
+ * Nothing secret and no command text: the settings themselves stay in the deployment's record.
+ */
+type OperationOptions = NonNullable<NonNullable<DeploymentSettings['operationContext']>['options']>;
+
+export interface DeploymentPlan {
+  options: OperationOptions;
+  preRunCommands: number;
+}
+
+export const planOf = (settings: DeploymentSettings): DeploymentPlan => ({
+  options: settings.operationContext?.options ?? {},
+  preRunCommands: settings.operationContext?.preRunCommands?.length ?? 0,
+});
+
+/** Inputs recorded before the plan existed carried the whole (sealed) settings instead. */
+export const planOfInput = (input: Pick<DeploymentInput, 'plan' | 'settings'>): DeploymentPlan => input.plan ?? planOf(input.settings ?? {});
+
+/** What the deployment workflow receives: ids, operation and routing; the settings are read from the store. */
 export interface DeploymentInput extends StackRef {
   id: string;
   version: number;
   operation: Operation;
-  settings: DeploymentSettings;
+  plan?: DeploymentPlan;
+  /** Only in histories recorded before `plan`: the sealed settings. */
+  settings?: DeploymentSettings;
   /** Set when a git event started the deployment; results are reported back to it. */
   trigger?: DeploymentTrigger;
   /** When it was requested (ms since the epoch): queued deployments expire after 7 days. */

@@ -1,4 +1,4 @@
-import type { DeploymentInput, Operation } from './deployment';
+import { planOfInput, type DeploymentInput, type Operation } from './deployment';
 
 /** Resource counts per operation kind, as Pulumi's change summary gives them ({ same: 1, update: 2 }). */
 export type ResourceChanges = Record<string, number>;
@@ -18,5 +18,5 @@ export const describeChanges = (changes: ResourceChanges): string =>
     .join(', ');
 
 /** remediateIfDriftDetected: a detection that found drift asks for a remediate-drift deployment. */
-export const remediationWanted = (input: Pick<DeploymentInput, 'operation' | 'settings'>, driftDetected: boolean | null | undefined): boolean =>
-  input.operation === 'detect-drift' && driftDetected === true && input.settings.operationContext?.options?.remediateIfDriftDetected === true;
+export const remediationWanted = (input: Pick<DeploymentInput, 'operation' | 'plan' | 'settings'>, driftDetected: boolean | null | undefined): boolean =>
+  input.operation === 'detect-drift' && driftDetected === true && planOfInput(input).options.remediateIfDriftDetected === true;

@@ -12,7 +12,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { SharedActivities, WorkspaceActivities } from '../activities';
-import type { DeploymentInput, DeploymentResult, DeploymentStatus } from '../shared/deployment';
+import { planOfInput, type DeploymentInput, type DeploymentResult, type DeploymentStatus } from '../shared/deployment';
 import { remediationWanted } from '../shared/drift';
 import { StatusAttr } from '../shared/search-attributes';
 import { stopSignal, type StopRequest } from './definitions';
@@ -92,16 +92,15 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
   }
   await report({ status: 'running' });
   const ws = onWorkspace(await shared.claimWorkspace());
-  const options = input.settings.operationContext?.options;
-  const preRun = input.settings.operationContext?.preRunCommands ?? [];
+  const { options, preRunCommands } = planOfInput(input);
   let inPulumi = false;
   let workspaceLost = false;
   try {
     const summary = await steps.run(async () => {
       let step = 0;
       await ws.quick.getSource(input, step++);
-      if (!options?.skipInstallDependencies) await ws.quick.installDependencies(input, step++);
-      for (let i = 0; i < preRun.length; i++) await ws.quick.preRunCommand(input, step++, i);
+      if (!options.skipInstallDependencies) await ws.quick.installDependencies(input, step++);
+      for (let i = 0; i < preRunCommands; i++) await ws.quick.preRunCommand(input, step++, i);
       inPulumi = true;
       return ws.pulumi.pulumiOperation(input, step);
     });

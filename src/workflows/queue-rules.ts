@@ -1,4 +1,4 @@
-import type { DeploymentInput } from '../shared/deployment';
+import { planOfInput, type DeploymentInput } from '../shared/deployment';
 
 /** Queued deployments not started within this time are skipped (as Pulumi Deployments does). */
 export const QUEUE_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
@@ -19,7 +19,7 @@ export function intermediates(pending: readonly DeploymentInput[]): Skip[] {
   for (const d of pending) newest.set(d.operation, d);
   for (const d of pending) {
     const latest = newest.get(d.operation)!;
-    if (d !== latest && latest.settings.operationContext?.options?.skipIntermediateDeployments) {
+    if (d !== latest && planOfInput(latest).options.skipIntermediateDeployments) {
       skips.push({ input: d, message: `Skipped: a newer ${d.operation} (version ${latest.version}) was queued.` });
     }
   }

@@ -2,25 +2,37 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { sign } from '@octokit/webhooks-methods';
 import { createProgramRepo } from '../helpers/repo';
-import { readAllLogs, startStackwright, waitForDeployment, type Stackwright, newOutDir } from '../helpers/stackwright';
+import { readAllLogs, waitForDeployment, newOutDir } from '../helpers/stackwright';
+import { startGroup, type Group } from '../helpers/group';
+import { startFakeGitHost, type FakeGitHost } from '../helpers/fake-git-host';
+import { githubExample, retarget } from '../helpers/webhook-examples';
 import { deploymentWorkflowId, stackWorkflowId } from '../../src/shared/ids';
 import { resolveTools } from '../../src/tools';
 
 // A hostile deployment: its pre-run command and its program try to take what Stackwright keeps
 // from deployments, and print what they got. Then every sink is searched for its secret.
 const CANARY = 'sw-canary-secret-7Kq2Vx9P';
-// Not a secret, but it travels in workflow inputs: Temporal must only ever see it encrypted.
+// Not a secret, but the pre-run commands stay in Stackwright's store: workflow inputs never carry them.
 const COMMAND_MARKER = 'sw-canary-command-Jw4tB';
+const GITHUB_SECRET = 'canary-gh-webhook-secret-0123456789';
+const REPOSITORY = 'Codertocat/Hello-World';
 const org = `canary${Date.now().toString(36)}`;
 const ref = { org, project: 'website', stack: 'dev' };
 const stack = `/api/stacks/${org}/website/dev`;
 
-let sw: Stackwright;
+// `npm start` as a real process tree, logging everything it can, so its output is a sink too.
+let sw: Group;
+let host: FakeGitHost;
+let temporalAddress: string;
 let id: string;
 let version: number;
 let log: string;
 let preRunLog: string;
+let previewVersion: number;
 
 /** Prints `GOT <what>` for everything it manages to read or reach. */
 const probe = (data: string, temporalPort: string, apiPort: string) => `
@@ -58,7 +70,15 @@ function payloadData(json: string): string {
 }
 
 beforeAll(async () => {
-  sw = await startStackwright();
+  host = await startFakeGitHost();
+  sw = await startGroup({
+    STACKWRIGHT_LOG_LEVEL: 'debug',
+    STACKWRIGHT_GITHUB_WEBHOOK_SECRET: GITHUB_SECRET,
+    STACKWRIGHT_GITHUB_API_URL: host.githubUrl,
+    STACKWRIGHT_GITHUB_TOKEN: 'ghp_canary_reporting_token',
+    STACKWRIGHT_NPM_CACHE: join(homedir(), '.cache', 'stackwright', 'test-npm-cache'),
+  });
+  temporalAddress = `127.0.0.1:${sw.config.STACKWRIGHT_TEMPORAL_PORT}`;
   const data = sw.config.dataDir;
   // What other stacks and deployments would have left in the data dir.
   mkdirSync(join(data, 'stacks', org, 'other', 'dev', '.pulumi', 'stacks', 'other'), { recursive: true });
@@ -68,22 +88,29 @@ beforeAll(async () => {
   mkdirSync(join(data, 'work', 'other-deployment'), { recursive: true });
   writeFileSync(join(data, 'work', 'other-deployment', 'secret.txt'), 'other');
 
-  const temporalPort = process.env.STACKWRIGHT_TEST_TEMPORAL_ADDRESS!.split(':').pop()!;
+  const temporalPort = String(sw.config.STACKWRIGHT_TEMPORAL_PORT);
   const apiPort = new URL(sw.url).port;
   const repo = createProgramRepo('website');
   const program = readFileSync(join(__dirname, '..', 'fixtures', 'program', 'index.ts'), 'utf8');
   repo.commit({
     'probe.sh': probe(data, temporalPort, apiPort),
-    'index.ts': `import { execFileSync } from 'child_process';\nconsole.log(execFileSync('bash', ['probe.sh']).toString());\n${program}`,
+    'index.ts': `import { execFileSync } from 'child_process';\nconsole.log(execFileSync('bash', ['probe.sh']).toString());\nconsole.log('program secret ' + process.env.CANARY_SECRET);\n${program}`,
   });
+  // The pull request previewed below: its head is main's commit, on the example's branch.
+  const opened = githubExample('pull_request', (p) => p.action === 'opened');
+  execFileSync('git', ['-C', repo.bare, 'branch', opened.pull_request.head.ref, 'main']);
+  // Pull requests are previewed for the stack whose branch is their base.
+  execFileSync('git', ['-C', repo.bare, 'branch', opened.pull_request.base.ref, 'main']);
+  const head = execFileSync('git', ['-C', repo.bare, 'rev-parse', 'main']).toString().trim();
   const res = await sw.api(`${stack}/deployments/settings`, {
     method: 'POST',
     body: {
-      sourceContext: { git: { repoURL: repo.url, branch: 'main' } },
+      sourceContext: { git: { repoURL: repo.url, branch: opened.pull_request.base.ref } },
       operationContext: {
         environmentVariables: { OUT_DIR: newOutDir(), CANARY_SECRET: { secret: CANARY } },
         preRunCommands: ['bash probe.sh', `echo "${COMMAND_MARKER}: the secret is $CANARY_SECRET"`],
       },
+      gitHub: { repository: REPOSITORY, previewPullRequests: true },
     },
   });
   expect(res.status).toBe(200);
@@ -93,8 +120,25 @@ beforeAll(async () => {
   expect([d.status, d.message]).toEqual(['succeeded', undefined]);
   const preRun = d.jobs[0].steps.findIndex((s: { name: string }) => s.name === 'Pre-run command 1');
   preRunLog = (await sw.api(`${stack}/deployments/${id}/logs?step=${preRun}&count=499`)).body.lines.map((l: { line?: string }) => l.line ?? '').join('');
+
+  // A pull request preview: its commit status and comment (with the program's output) go to the git host.
+  const body = JSON.stringify(retarget(opened, { cloneUrl: repo.url, commits: { [opened.pull_request.head.sha]: head } }));
+  const res2 = await fetch(`${sw.url}/api/webhooks/github`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-GitHub-Event': 'pull_request', 'X-GitHub-Delivery': randomUUID(), 'X-Hub-Signature-256': await sign(GITHUB_SECRET, body) },
+    body,
+  });
+  const answer = (await res2.json()) as { deployments: { id: string; version: number }[] };
+  expect([res2.status, answer]).toEqual([202, expect.objectContaining({ deployments: [expect.anything()] })]);
+  const preview = await waitForDeployment(sw, stack, answer.deployments[0].id);
+  previewVersion = answer.deployments[0].version;
+  expect(preview.status).toBe('succeeded');
+  for (let i = 0; i < 100 && !host.comments.get(`${REPOSITORY}#${opened.number}`)?.[0]?.body.includes('succeeded'); i++) await new Promise((r) => setTimeout(r, 200));
 });
-afterAll(async () => sw?.stop());
+afterAll(async () => {
+  await sw?.stop();
+  await host?.close();
+});
 
 test('the pre-run command and the program obtain nothing', () => {
   console.log(`What the probes printed:\n${log.split('\n').filter((l) => /GOT|PROBE DONE/.test(l)).join('\n')}`);
@@ -103,19 +147,30 @@ test('the pre-run command and the program obtain nothing', () => {
   expect(preRunLog).toMatch(/PROBE DONE as uid 65534/);
   expect(log).toMatch(/Stack website-dev creating \(\d+s\) PROBE DONE/);
   expect(log).not.toContain('GOT ');
-  for (const secret of [sw.token, sw.config.secretsKey.toString('base64'), sw.config.pulumiPassphrase]) expect(log).not.toContain(secret);
+  for (const secret of [sw.config.token, sw.config.secretsKey.toString('base64'), sw.config.pulumiPassphrase]) expect(log).not.toContain(secret);
 });
 
-test('the secret is nowhere in clear: API answers, logs, database, Temporal history, Pulumi state, work dirs', async () => {
+test('the secret is nowhere in clear: API answers, logs, database, Temporal history, Pulumi state, work dirs, npm start, the git host', async () => {
   expect(log).toContain(`${COMMAND_MARKER}: the secret is [secret]`);
+  expect(log).toContain('program secret [secret]');
+
+  // What `npm start` printed (supervisor, Temporal, worker and API at debug level).
+  expect(sw.output().length).toBeGreaterThan(1000);
+  expect(sw.output()).not.toContain(CANARY);
+
+  // The pull request's comment carries the program's output, masked; statuses and comments hold no secret.
+  const comment = [...host.comments.values()].flat().map((c) => c.body).join('\n');
+  expect(comment).toContain('program secret [secret]');
+  expect(host.calls.some((c) => c.path.includes('/statuses/'))).toBe(true);
+  expect(JSON.stringify(host.calls)).not.toContain(CANARY);
   const answers = await Promise.all(
     [`${stack}/deployments/settings`, `${stack}/deployments/${id}`, `${stack}/deployments`, `${stack}/deployments/${id}/logs`].map((p) => sw.api(p)),
   );
   for (const a of answers) expect(JSON.stringify(a.body)).not.toContain(CANARY);
 
   const temporal = resolveTools().temporalCli;
-  const address = process.env.STACKWRIGHT_TEST_TEMPORAL_ADDRESS!;
-  for (const workflowId of [stackWorkflowId(ref), deploymentWorkflowId(ref, version)]) {
+  const address = temporalAddress;
+  for (const workflowId of [stackWorkflowId(ref), deploymentWorkflowId(ref, version), deploymentWorkflowId(ref, previewVersion)]) {
     const history = execFileSync(temporal, ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json']).toString();
     expect(history.length).toBeGreaterThan(1000);
     for (const s of [CANARY, COMMAND_MARKER]) {
@@ -128,10 +183,12 @@ test('the secret is nowhere in clear: API answers, logs, database, Temporal hist
   // Asynchronously: the codec endpoint is served by this very process.
   const { stdout: decoded } = await promisify(execFile)(temporal, [
     'workflow', 'show', '--address', address, '--workflow-id', deploymentWorkflowId(ref, version), '--output', 'json',
-    '--codec-endpoint', `${sw.url}/codec`, '--codec-auth', `token ${sw.token}`,
+    '--codec-endpoint', `${sw.url}/codec`, '--codec-auth', `token ${sw.config.token}`,
   ]);
-  expect(payloadData(decoded)).toContain(COMMAND_MARKER);
-  expect(payloadData(decoded)).not.toContain(CANARY);
+  // The deployment's input: ids, operation and a plan; no settings, commands or repository.
+  expect(payloadData(decoded)).toContain(`"id":"${id}"`);
+  expect(payloadData(decoded)).toContain('"plan":{');
+  for (const s of [CANARY, COMMAND_MARKER, '"settings"', 'repoURL', 'program.git']) expect(payloadData(decoded)).not.toContain(s);
 
   // The database (and its WAL), Pulumi state, work and sandbox dirs: every file under the data dir.
   const files: string[] = [];
@@ -145,5 +202,14 @@ test('the secret is nowhere in clear: API answers, logs, database, Temporal hist
   };
   walk(sw.config.dataDir);
   expect(files.some((f) => f.includes(join('stacks', org, 'website', 'dev')))).toBe(true);
-  expect(files.filter((f) => readFileSync(f).includes(CANARY))).toEqual([]);
+  // A finished deployment's workspace may be being removed meanwhile: a file gone is skipped.
+  const holds = (f: string) => {
+    try {
+      return readFileSync(f).includes(CANARY);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  };
+  expect(files.filter(holds)).toEqual([]);
 });
