@@ -51,6 +51,15 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
+// A worker killed outright cannot stop its sandboxes: once the process that started this one is gone,
+// the sandbox goes too (bwrap dies with this process), so no run goes on without its worker.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid === parent) return;
+  kill(child.pid, 'SIGKILL');
+  process.exit(137);
+}, 500).unref();
+
 let info = '';
 child.stdio[3].setEncoding('utf8').on('data', (d) => {
   info += d;
