@@ -16,8 +16,11 @@ import { freePort, startDevServer } from '../src/dev-server';
 import { connectWithRetry } from '../src/temporal-wait';
 import { installCommand } from '../src/activities/install';
 import { createProgramRepo } from '../test/helpers/repo';
+import { idleTtl } from './idle-ttl';
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 5);
+/** How many idle TTL stacks the worker is measured holding; BENCH_ONLY=idle-ttl measures only that. */
+const TTL_STACKS = Number(process.env.BENCH_TTL_STACKS ?? 1000);
 const STACK = 'dev';
 const TERMINAL = ['succeeded', 'failed', 'skipped'];
 
@@ -170,6 +173,8 @@ async function main(): Promise<void> {
       operationContext: { environmentVariables: { OUT_DIR: join(outDir, 'api') } },
     });
 
+    if (process.env.BENCH_ONLY === 'idle-ttl') return await idleTtl({ post: api.post, workerPid: children[1].pid!, repoUrl: repo.url, count: TTL_STACKS });
+
     // What the deployment's steps get (src/activities/context.ts), with a backend of the same kind.
     const manual = join(root, 'manual');
     mkdirSync(join(manual, 'state'), { recursive: true });
@@ -227,6 +232,8 @@ async function main(): Promise<void> {
     console.log(`  median A/B ratio                      ${median(pairs.map((p) => p.a.total / p.b.total)).toFixed(3)}   (goal <= 1.05)`);
     console.log(`  median trigger → first log line (A)   ${fmt(median(pairs.map((p) => p.a.firstLine)))}   (goal < 1 s)`);
     console.log(`  queued deployment waits after the previous ended   ${fmt(queueWait)}   (last step to first step: ${fmt(stepGap)})`);
+
+    await idleTtl({ post: api.post, workerPid: children[1].pid!, repoUrl: repo.url, count: TTL_STACKS });
   } finally {
     for (const c of children.reverse()) {
       if (c.exitCode !== null || c.signalCode !== null) continue;

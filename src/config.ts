@@ -55,6 +55,14 @@ export const EnvConfig = z.object({
     }),
   STACKWRIGHT_NPM_CACHE: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
   STACKWRIGHT_ALLOW_LOCAL_REPOS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  STACKWRIGHT_TTL_WARNINGS: z
+    .string()
+    .default('24h,1h')
+    .transform((v, ctx) => {
+      const leads = v.split(',').map((x) => x.trim()).filter(Boolean).map((x) => /^(\d+)([mhd])$/.exec(x));
+      if (leads.some((m) => !m)) ctx.addIssue({ code: 'custom', message: 'expected lead times such as 24h,1h,30m,7d (minutes, hours, days)' });
+      return leads.map((m) => Number(m![1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m![2] as 'm' | 'h' | 'd']);
+    }),
 });
 export type EnvConfig = z.infer<typeof EnvConfig>;
 

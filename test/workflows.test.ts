@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { History } from '@temporalio/common/lib/proto-utils';
-import * as proto from '@temporalio/proto';
-import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { SharedActivities, WorkspaceActivities } from '../src/activities';
 import { resolveTools } from '../src/tools';
 import { SESSION_WORKER_OPTIONS } from '../src/worker';
+import { historyFromJson, writeHistory } from './helpers/histories';
+import { unusedScheduleActivities } from './helpers/schedule-activities';
 import { claimDelivery, deliveryWorkflowId } from '../src/deployments/delivery';
 import { deployment, stackQueue } from '../src/workflows';
 import { cancelSignal, enqueueSignal, queueStateQuery, wakeSignal } from '../src/workflows/definitions';
@@ -41,24 +39,6 @@ beforeAll(async () => {
   ]);
 });
 afterAll(async () => env?.teardown());
-
-// historyToJSON/historyFromJSON from @temporalio/common throw "type must be a Type" in this install (and
-// so does Worker.runReplayHistories when given JSON): npm nested two copies of protobufjs@8, one under
-// @temporalio/common and one under @temporalio/proto, because @pulumi/pulumi's gRPC keeps protobufjs@7
-// at the top, and protojson checks `instanceof Type`. Same conversions, with @temporalio/proto's copy.
-const protojson = createRequire(require.resolve('@temporalio/proto'))('protobufjs/ext/protojson') as {
-  toJson(type: unknown, message: unknown): unknown;
-  fromJson(type: unknown, json: unknown, options: { ignoreUnknownFields: boolean }): History | null;
-};
-const historyType = (patchProtobufRoot(proto as unknown as Record<string, unknown>) as unknown as { lookupType(name: string): unknown }).lookupType(
-  'temporal.api.history.v1.History',
-);
-const historyToJson = (h: History) => protojson.toJson(historyType, proto.temporal.api.history.v1.History.fromObject(h));
-function historyFromJson(json: unknown): History {
-  const h = protojson.fromJson(historyType, json, { ignoreUnknownFields: true });
-  if (!h) throw new TypeError('invalid history');
-  return h;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -146,6 +126,7 @@ function harness(hooks: Hooks = {}) {
       if (!hooks.remediation) throw ApplicationFailure.nonRetryable('no remediation expected');
       return hooks.remediation(detection);
     },
+    ...unusedScheduleActivities,
   };
   const workspace: WorkspaceActivities = {
     getSource: async (input, n) => {
@@ -181,22 +162,7 @@ function harness(hooks: Hooks = {}) {
 }
 
 /** Writes a new history in Temporal's JSON history format, without machine-specific identities. */
-async function recordHistory(name: string, workflowId: string): Promise<void> {
-  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-  const json = historyToJson(history);
-  const scrub = (v: unknown): void => {
-    if (!v || typeof v !== 'object') return;
-    for (const [k, x] of Object.entries(v)) {
-      if (k === 'identity' && typeof x === 'string') (v as Record<string, unknown>)[k] = 'stackwright-test';
-      else scrub(x);
-    }
-  };
-  scrub(json);
-  mkdirSync(HISTORIES, { recursive: true });
-  // Histories recorded by earlier code stay: they are what running executions replay.
-  if (existsSync(join(HISTORIES, `${name}.json`))) return;
-  writeFileSync(join(HISTORIES, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
-}
+const recordHistory = (name: string, workflowId: string) => writeHistory(env.client, HISTORIES, name, workflowId);
 
 const statusOf = async (workflowId: string) =>
   (await env.client.workflow.getHandle(workflowId).describe()).typedSearchAttributes;

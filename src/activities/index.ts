@@ -14,6 +14,8 @@ import { recoverStack } from './recover';
 import { recordOutcome } from './drift';
 import type { StackRef } from '../shared/names';
 import { reportDeployment, type ReportOutcome } from './report';
+import { createScheduleActivities } from './schedules';
+import { createRemoveStack } from './remove-stack';
 
 export type { ActivityDeps } from './context';
 
@@ -55,6 +57,9 @@ export function createSharedActivities(deps: ActivityDeps) {
 
     /** Tells the commit or pull request behind a git-triggered deployment how it went (nothing otherwise). */
     reportDeployment: (input: DeploymentInput, outcome: ReportOutcome) => reportDeployment(deps, input, outcome),
+
+    ...createScheduleActivities(deps),
+    ...createRemoveStack(deps),
   };
 }
 

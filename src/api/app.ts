@@ -14,6 +14,7 @@ import { userRoutes } from './routes/user';
 import { projectRoutes, stackRoutes } from './routes/stack';
 import { tokenRoutes } from './routes/tokens';
 import { auditLogRoutes } from './routes/audit-logs';
+import { scheduleRoutes } from './routes/schedules';
 import { authenticate, authorize, isAdminToken } from './auth';
 import { codecRoutes } from '../codec/codec-routes';
 
@@ -37,7 +38,8 @@ export function createApp(deps: ApiDeps) {
     .route(stack, stackRoutes(deps))
     .route('/api/stacks/:org/:project', projectRoutes(deps))
     .route(`${stack}/deployments/settings`, settingsRoutes(deps))
-    // Before deploymentRoutes, whose GET /:id would otherwise take /metadata.
+    // Before deploymentRoutes, whose GET /:id would otherwise take /metadata and /schedules.
+    .route(`${stack}/deployments`, scheduleRoutes(deps))
     .route(`${stack}/deployments`, stackQueueRoutes(deps))
     .route(`${stack}/deployments`, deploymentRoutes(deps))
     .route(`${stack}/drift`, driftRoutes(deps))

@@ -40,6 +40,8 @@ export interface ApiDeps {
   allowLocalRepos?: boolean;
   /** The remote codec endpoint (/codec/encode, /codec/decode). */
   codec?: Omit<CodecRouteDeps, 'allows'>;
+  /** Lead times of deployment_ttl_warning before a TTL stack's deadline (ms). */
+  ttlWarningLeadsMs?: number[];
   /** How log streams poll the store; the defaults suit production. */
   logStream?: LogStreamTiming;
 }
@@ -59,6 +61,7 @@ export function apiDeps(config: Config, store: Store, temporal: Client, log: Log
     stateBackendUrl: (ref) => stateBackendUrl(config.dataDir, config.PULUMI_BACKEND_URL, ref),
     pulumiPassphrase: async (ref) => passphraseFor(await passphraseScheme(store.db, ref), config.pulumiPassphrase, config.secretsKey, ref),
     allowLocalRepos: config.STACKWRIGHT_ALLOW_LOCAL_REPOS,
+    ttlWarningLeadsMs: config.STACKWRIGHT_TTL_WARNINGS,
     codec: {
       codec: new EncryptionCodec(codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS)),
       pathToken: codecPathToken(config.secretsKey),

@@ -14,7 +14,15 @@ export type AuditEvent =
   | 'organization.pause'
   | 'organization.resume'
   | 'token.create'
-  | 'token.revoke';
+  | 'token.revoke'
+  | 'schedule.create'
+  | 'schedule.update'
+  | 'schedule.delete'
+  | 'schedule.pause'
+  | 'schedule.resume'
+  | 'deployment_ttl_warning'
+  | 'deployment_ttl_destroy_failed'
+  | 'stack.remove';
 
 /** One change: who (actor, and the token it used), what (event, description), when, to what (target). */
 export interface AuditEntry {

@@ -171,6 +171,38 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Schedules (raw, drift, TTL) and their firings.
+  '0008_schedules': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('schedules')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('kind', 'varchar(8)', (c) => c.notNull())
+        .addColumn('schedule_cron', 'varchar(256)')
+        .addColumn('schedule_once', 'varchar(40)')
+        .addColumn('request', 'text', (c) => c.notNull())
+        .addColumn('paused', 'integer', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addColumn('modified', 'varchar(40)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('schedules_stack').on('schedules').columns(['org', 'project', 'stack']).execute();
+      await db.schema
+        .createTable('schedule_history')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('schedule_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('executed', 'varchar(40)', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('result', 'varchar(16)', (c) => c.notNull())
+        .addColumn('deployment_id', 'varchar(36)')
+        .addColumn('message', 'text')
+        .execute();
+      await db.schema.createIndex('schedule_history_schedule').on('schedule_history').columns(['schedule_id', 'executed']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -99,4 +99,29 @@ export interface Database {
     stack: string;
     scheme: string;
   };
+  /** Schedules of deployments (raw, drift, TTL); `request` is a CreateDeploymentRequest, secrets sealed. */
+  schedules: {
+    id: string;
+    org: string;
+    project: string;
+    stack: string;
+    kind: string; // raw | drift | ttl
+    schedule_cron: string | null;
+    schedule_once: string | null; // ISO 8601, UTC
+    request: string; // JSON
+    paused: number;
+    version: number;
+    created: string;
+    modified: string;
+  };
+  /** Each firing of a schedule: the deployment it queued, or its result without one (skipped, failed). */
+  schedule_history: {
+    id: string;
+    schedule_id: string;
+    executed: string;
+    version: number;
+    result: string;
+    deployment_id: string | null;
+    message: string | null;
+  };
 }

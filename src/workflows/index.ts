@@ -2,3 +2,5 @@
 export { deployment } from './deployment';
 export { stackQueue } from './stack-queue';
 export { webhookDelivery } from './webhook-delivery';
+export { scheduledDeployment } from './scheduled-deployment';
+export { ttlStack } from './ttl-stack';

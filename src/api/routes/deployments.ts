@@ -3,12 +3,12 @@ import { zValidator } from '@hono/zod-validator';
 import { z } from 'zod';
 import { StackRef } from '../../shared/names';
 import { CreateDeploymentRequest } from '../../shared/deployment';
-import { runnableIssues, type DeploymentSettings } from '../../shared/settings';
+import { runnableIssues } from '../../shared/settings';
 import { foreignCiphertexts, sealSecrets } from '../../shared/secrets';
 import { moveUrlCredentials, repoUrlIssues } from '../../shared/repo-url';
-import { mergeSettings, stripNulls } from '../../shared/merge';
 import { deploymentWorkflowId } from '../../shared/ids';
 import { QueueUnavailable, requestDeployment } from '../../deployments/queue';
+import { effectiveSettings, requestOverrides } from '../../deployments/request-settings';
 import { IDEMPOTENCY_KEY_PATTERN, IdempotencyConflict, requestHash } from '../../deployments/idempotency';
 import { apiError, badRequest, onInvalid } from '../errors';
 import { stackExists } from '../paging';
@@ -50,8 +50,7 @@ export function deploymentRoutes(deps: ApiDeps) {
         return badRequest(c, [{ path: ['Idempotency-Key'], message: 'expected 1 to 255 printable ASCII characters without spaces' }], ['header']);
       }
       const { operation, inheritSettings, ...request } = body;
-      // null (and the empty strings Pulumi's CLI sends for flags it was not given) means "not set".
-      const overrides = withoutOperation(stripNulls(request));
+      const overrides = requestOverrides(request);
       const stored = inheritSettings ? await store.getSettings(ref) : undefined;
       if (inheritSettings && !stored && Object.keys(overrides).length === 0) {
         return apiError(c, 404, 'this stack has no deployment settings; store some or send them in the request');
@@ -61,7 +60,7 @@ export function deploymentRoutes(deps: ApiDeps) {
       const urlIssues = repoUrlIssues(overrides.sourceContext?.git?.repoURL ?? undefined, deps.allowLocalRepos ?? false);
       if (urlIssues.length) return badRequest(c, urlIssues);
       const sealed = sealSecrets(moveUrlCredentials(overrides), deps.box.encrypt);
-      const settings = stored ? mergeSettings<DeploymentSettings>(pinnedSource(stored.settings, overrides), sealed) : (sealed as DeploymentSettings);
+      const settings = effectiveSettings(stored?.settings, sealed);
       const issues = runnableIssues(settings);
       if (issues.length) return badRequest(c, issues);
 
@@ -134,26 +133,6 @@ export function deploymentRoutes(deps: ApiDeps) {
       }
       return c.json(await readLogs(store, d, q));
     });
-}
-
-/**
- * The request's own operation is in `operation`; settings never carry one. An empty pre-run list is
- * what Pulumi's CLI sends when no --pre-run-command was given: not set, the stored commands stay.
- */
-function withoutOperation<T extends { operationContext?: { operation?: unknown; preRunCommands?: unknown[] | null } | null }>(r: T): T {
-  if (!r.operationContext) return r;
-  const { operation: _op, preRunCommands, ...rest } = r.operationContext;
-  return { ...r, operationContext: { ...rest, ...(preRunCommands?.length ? { preRunCommands } : {}) } };
-}
-
-/** A branch or commit in the request replaces the stored one of the other kind (they are exclusive). */
-function pinnedSource(stored: DeploymentSettings, overrides: { sourceContext?: { git?: { branch?: unknown; commit?: unknown } | null } | null }): DeploymentSettings {
-  const git = overrides.sourceContext?.git;
-  const drop = git?.commit ? 'branch' : git?.branch ? 'commit' : undefined;
-  const storedGit = stored.sourceContext?.git;
-  if (!drop || !storedGit || !(drop in storedGit)) return stored;
-  const { [drop]: _dropped, ...keep } = storedGit;
-  return { ...stored, sourceContext: { ...stored.sourceContext, git: keep } };
 }
 
 function consoleUrl(deps: ApiDeps, ref: StackRef, version: number, id: string): string {

@@ -7,6 +7,7 @@ import { cancelDeployment, wakeQueue } from '../../deployments/queue-control';
 import { apiError, onInvalid } from '../errors';
 import { audit, deploymentTarget } from '../audit';
 import type { ApiDeps } from '../deps';
+import { ScheduleStore } from '../../store/schedules';
 
 const stackParams = zValidator('param', StackRef, onInvalid());
 const orgParams = zValidator('param', z.object({ org: OrgName }), onInvalid());
@@ -19,8 +20,8 @@ export function stackQueueRoutes(deps: ApiDeps) {
   const { store } = deps;
   const metadata = async (ref: StackRef) => {
     const { stackPaused, organizationPaused } = await store.pauseState(ref);
-    // No schedules exist yet; the spec requires the field.
-    return { paused: stackPaused || organizationPaused, stackPaused, organizationPaused, hasSchedules: false };
+    const hasSchedules = (await new ScheduleStore(store.db).count(ref)) > 0;
+    return { paused: stackPaused || organizationPaused, stackPaused, organizationPaused, hasSchedules };
   };
 
   return new Hono()
