@@ -38,7 +38,7 @@ export default tseslint.config(
     'src/state/**/*.ts': { forbidden: ['api', 'deployments', 'workflows', 'activities'], why: "Pulumi's state backend is read at the bottom layer, beside the store" },
     'src/shared/**/*.ts': { forbidden: ['api', 'deployments', 'workflows', 'activities', 'store'], why: 'shared schemas are used by every layer' },
   }),
-  { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly' } } },
+  { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly', setInterval: 'readonly' } } },
 );
 
 /** One `@typescript-eslint/no-restricted-imports` block per layer (the plain rule is taken by the sandbox's list). */

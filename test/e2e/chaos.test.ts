@@ -198,8 +198,15 @@ test('kill -9 of the API mid-request: whatever was queued runs once, the stack d
     const { body } = await g.api(`${s.path}/deployments?pageSize=100`);
     const servingAt = Date.now();
     const ids: string[] = body.deployments.map((d: { id: string }) => d.id);
-    if (!(res instanceof Error) && res.status === 202) expect(ids).toEqual([res.body.id]);
+    const answered = !(res instanceof Error) && res.status === 202;
+    if (answered) expect(ids).toEqual([res.body.id]);
     expect(ids.length).toBeLessThanOrEqual(1);
+    // A request that got no answer may have been recorded but never reached its queue: the
+    // reconciler ends that deployment "Not run" after its grace period, and it runs nothing.
+    if (ids[0] && !answered) {
+      const d = await waitForDeployment(g, s.path, ids[0], 300_000);
+      if (d.status === 'failed' && /^Not run: /.test(d.message)) ids.pop();
+    }
     await checkNextUpdate(s, ids[0] ?? (await deploy(s)));
     return seconds(t0, servingAt);
   });
