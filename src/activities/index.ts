@@ -14,6 +14,8 @@ import { recoverStack } from './recover';
 import { recordOutcome } from './drift';
 import type { StackRef } from '../shared/names';
 import { reportDeployment, type ReportOutcome } from './report';
+import { createReviewActivities } from './review';
+import { createRemoveStack } from './remove-stack';
 
 export type { ActivityDeps } from './context';
 
@@ -57,6 +59,12 @@ export function createSharedActivities(deps: ActivityDeps) {
     reportDeployment: (input: DeploymentInput, outcome: ReportOutcome) => reportDeployment(deps, input, outcome),
   };
 }
+
+/** Activities of the review stack workflow (any worker: the store, the stack queue, the stack's backend). */
+export function createReviewStackActivities(deps: ActivityDeps) {
+  return { ...createReviewActivities(deps), ...createRemoveStack(deps) };
+}
+export type ReviewStackActivities = ReturnType<typeof createReviewStackActivities>;
 
 /** Activities that run on the worker holding the deployment's workspace (its session queue). */
 export function createWorkspaceActivities(deps: ActivityDeps) {

@@ -14,6 +14,7 @@ import { userRoutes } from './routes/user';
 import { projectRoutes, stackRoutes } from './routes/stack';
 import { tokenRoutes } from './routes/tokens';
 import { auditLogRoutes } from './routes/audit-logs';
+import { reviewStackRoutes } from './routes/review-stacks';
 import { authenticate, authorize, isAdminToken } from './auth';
 import { codecRoutes } from '../codec/codec-routes';
 
@@ -45,5 +46,6 @@ export function createApp(deps: ApiDeps) {
     .route('/api/orgs/:org/deployments', orgDeploymentRoutes(deps))
     .route('/api/orgs/:org/deployments', orgQueueRoutes(deps))
     .route('/api/orgs/:org/auditlogs', auditLogRoutes(deps))
+    .route('/api/orgs/:org/review-stacks', reviewStackRoutes(deps))
     .route('/api/tokens', tokenRoutes(deps));
 }

@@ -99,4 +99,22 @@ export interface Database {
     stack: string;
     scheme: string;
   };
+  /** Review stacks: one per template and pull request, kept after removal with state 'removed'. */
+  review_stacks: {
+    org: string;
+    project: string;
+    stack: string;
+    template: string;
+    provider: string;
+    repository: string; // as the git host spells it
+    pull_request: number;
+    head_branch: string | null;
+    head_commit: string | null;
+    state: string;
+    message: string | null;
+    last_deployment_id: string | null;
+    workflow_id: string;
+    created: string;
+    modified: string;
+  };
 }

@@ -2,3 +2,4 @@
 export { deployment } from './deployment';
 export { stackQueue } from './stack-queue';
 export { webhookDelivery } from './webhook-delivery';
+export { reviewStack } from './review-stack';
