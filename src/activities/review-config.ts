@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chown, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Stack } from '@pulumi/pulumi/automation';
 import { parse, stringify } from 'yaml';
@@ -8,6 +8,7 @@ import { passphraseScheme } from '../store/stack-keys';
 import type { ActivityDeps, OpenDeployment } from './context';
 import type { LogWriter } from './log-writer';
 import { passphraseFor } from './stack-state';
+import { SANDBOX_UID } from './sandbox';
 
 const crypter = new PassphraseCrypter();
 
@@ -37,6 +38,8 @@ export async function templateConfig(deps: ActivityDeps, o: OpenDeployment): Pro
     // Selecting the stack may have written its own salt there: kept.
     const created = existsSync(own) ? ((parse(await readFile(own, 'utf8')) ?? {}) as Record<string, unknown>) : {};
     await writeFile(own, stringify({ ...created, config: plain }));
+    // Pulumi, in the sandbox, writes the secrets into it.
+    if (o.sandboxSpec && process.getuid?.() === 0) await chown(own, SANDBOX_UID, SANDBOX_UID);
     if (secrets.length) {
       const template = { org: review.org, project: review.project, stack: review.template };
       const passphrase = passphraseFor(await passphraseScheme(deps.store.db, template), deps.pulumiPassphrase, deps.secretsKey, template);

@@ -9,7 +9,7 @@ const acts = proxyActivities<ReviewStackActivities>({
 });
 
 /** A failed destroy is tried again after this long, doubling up to a day: never dropped. */
-const DESTROY_RETRY_MS = 60_000;
+const DESTROY_RETRY_MS = 10_000;
 const DESTROY_RETRY_MAX_MS = 24 * 60 * 60 * 1000;
 /** How often a running destroy is looked at (doubling, up to the maximum). */
 const POLL_MS = 2_000;
