@@ -13,7 +13,7 @@ const DESTROY_RETRY_MS = 10_000;
 const DESTROY_RETRY_MAX_MS = 24 * 60 * 60 * 1000;
 /** How often a running destroy is looked at (doubling, up to the maximum). */
 const POLL_MS = 2_000;
-const POLL_MAX_MS = 30_000;
+const POLL_MAX_MS = 10_000;
 
 export interface ReviewOutcome {
   /** Why it was torn down: the pull request was merged or closed, or its time to live ran out. */

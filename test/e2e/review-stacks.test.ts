@@ -162,7 +162,7 @@ test('a pull request gets a review stack from its template: created with its con
 
   // A labelled event for the same commit changes nothing; a push updates.
   const labeled = githubExample('pull_request', (p) => p.action === 'labeled');
-  await github(retarget(labeled, { cloneUrl: repo.url, commits: { [labeled.pull_request.head.sha]: first } }));
+  expect((await github(retarget(labeled, { cloneUrl: repo.url, commits: { [labeled.pull_request.head.sha]: first } }))).body.reviewStacks).toHaveLength(1);
   const sync = githubExample('pull_request', (p) => p.action === 'synchronize');
   const second = commitOn(opened.pull_request.head.ref, { 'feature.txt': 'two' });
   await github(retarget(sync, { cloneUrl: repo.url, commits: { [sync.before]: first, [sync.pull_request.head.sha]: second } }));
@@ -186,7 +186,10 @@ test('a pull request gets a review stack from its template: created with its con
   expect(sorted(await github(closed, delivery))).toEqual([gated, { stack: review, action: 'close', result: 'signalled' }]);
   expect((await github(closed, delivery)).body.message).toBe(`delivery ${delivery} was already received`);
   expect(sorted(await github(closed))).toEqual([gated, { stack: review, action: 'close', result: 'signalled' }]);
-  const removed = await eventually('removal', async () => (await listed()).find((r) => r.state === 'removed'));
+  const workflow = sw.temporal.workflow.getHandle(`review/${org}/website/pr/github/${REPOSITORY.toLowerCase()}/2`);
+  expect(await workflow.result()).toEqual({ reason: 'closed', destroyAttempts: 2 });
+  const [removed] = await listed();
+  expect(removed.state).toBe('removed');
   expect(removed.message).toBe('Removed: the pull request was closed.');
 
   const all = await deploymentsOf();
