@@ -50,7 +50,7 @@ export function createReviewActivities(deps: ActivityDeps) {
         headCommit: push.commit,
         state: 'deploying',
         message: null,
-        workflowId: reviewWorkflowId(input.template, input.provider, input.repository.toLowerCase(), input.pullRequest),
+        workflowId: Context.current().info.workflowExecution?.workflowId ?? reviewWorkflowId(input.template, input.provider, input.repository.toLowerCase(), input.pullRequest),
       });
       const r = await queue(
         input,
