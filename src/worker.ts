@@ -1,5 +1,5 @@
 import { Worker, type NativeConnection } from '@temporalio/worker';
-import { createSharedActivities, createWorkspaceActivities, type ActivityDeps } from './activities';
+import { createReviewStackActivities, createSharedActivities, createWorkspaceActivities, type ActivityDeps } from './activities';
 import type { Config } from './config';
 import type { Store } from './store/store';
 import { SecretBox } from './secret-box';
@@ -71,7 +71,7 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
       ...common,
       taskQueue,
       ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
-      activities: createSharedActivities(deps),
+      activities: { ...createSharedActivities(deps), ...createReviewStackActivities(deps) },
     }),
     Worker.create({ ...common, ...SESSION_WORKER_OPTIONS, taskQueue: sessionQueue, activities: createWorkspaceActivities(deps) }),
   ]);

@@ -5,7 +5,10 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { SharedActivities, WorkspaceActivities } from '../src/activities';
+import type { ReviewStackActivities, SharedActivities, WorkspaceActivities } from '../src/activities';
+import { reviewStack } from '../src/workflows/review-stack';
+import { reviewCloseSignal, reviewPushSignal } from '../src/workflows/review-definitions';
+import type { ReviewPush, ReviewStackInput } from '../src/shared/review';
 import { resolveTools } from '../src/tools';
 import { SESSION_WORKER_OPTIONS } from '../src/worker';
 import { historyFromJson, writeHistory } from './helpers/histories';
@@ -770,3 +773,106 @@ describe('replay', () => {
     expect(results).toEqual(histories.map((h) => ({ workflowId: h.workflowId, error: undefined })));
   });
 });
+
+describe('reviewStack', () => {
+  const template = { org: 'acme', project: 'website', stack: 'pr' };
+  const reviewInput = (n: number): ReviewStackInput => ({
+    template,
+    review: { ...template, stack: `pr-pr-${n}` },
+    provider: 'github',
+    repository: 'acme/website',
+    pullRequest: n,
+    baseBranch: 'main',
+  });
+  const push = (commit: string): ReviewPush => ({ commit, headBranch: 'feature', ttlHours: 7 * 24 });
+
+  /** Mocked review activities; `destroyResults` are the statuses of successive destroys. */
+  function reviewActivities(destroyResults: string[]) {
+    const calls: string[] = [];
+    let destroys = 0;
+    const activities: ReviewStackActivities = {
+      deployReviewStack: async (_input, p) => {
+        calls.push(`update ${p.commit}`);
+        return { id: `u-${p.commit}`, version: 1 };
+      },
+      queueReviewDestroy: async (_input, reason, attempt) => {
+        calls.push(`destroy ${attempt} (${reason})`);
+        return { id: `d-${++destroys}`, version: 2 };
+      },
+      deploymentStatus: async (id) => (id.startsWith('d-') ? ((destroyResults[Number(id.slice(2)) - 1] ?? 'succeeded') as DeploymentStatus) : 'succeeded'),
+      markReviewStack: async (_ref, state) => void calls.push(`state ${state}`),
+      removeStack: async ({ stack }) => void calls.push(`remove ${stack}`),
+      reportReviewRemoved: async (_input, reason) => void calls.push(`report removed (${reason})`),
+    };
+    return { calls, activities };
+  }
+
+  test('pushes update the review stack once per commit; a close destroys, retries a failed destroy, then removes it; a second close changes nothing', async () => {
+    const skipping = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: resolveTools().temporalTestServer } },
+    });
+    try {
+      const taskQueue = `review-${randomUUID()}`;
+      const { calls, activities } = reviewActivities(['failed', 'succeeded']);
+      const worker = await Worker.create({ connection: skipping.nativeConnection, taskQueue, workflowBundle, activities });
+      await worker.runUntil(async () => {
+        const workflowId = `review-test-${randomUUID()}`;
+        const handle = await skipping.client.workflow.signalWithStart(reviewStack, { taskQueue, workflowId, args: [reviewInput(7)], signal: reviewPushSignal, signalArgs: [push('a1')] });
+        await eventually('first update', () => (calls.includes('update a1') ? true : undefined));
+        await handle.signal(reviewPushSignal, push('a1'));
+        await handle.signal(reviewPushSignal, push('b2'));
+        await eventually('second update', () => (calls.includes('update b2') ? true : undefined));
+        await handle.signal(reviewCloseSignal, { merged: true });
+        await handle.signal(reviewCloseSignal, { merged: true });
+        expect(await handle.result()).toEqual({ reason: 'merged', destroyAttempts: 2 });
+        expect(calls).toEqual([
+          'update a1',
+          'update b2',
+          'destroy 1 (merged)',
+          'state destroy-failed',
+          'destroy 2 (merged)',
+          'remove pr-pr-7',
+          'state removed',
+          'report removed (merged)',
+        ]);
+        if (RECORD) await recordHistoryFrom(skipping, 'review-stack', workflowId);
+      });
+    } finally {
+      await skipping.teardown();
+    }
+  });
+
+  test('the time to live tears down a review stack nobody pushed to or closed', async () => {
+    const skipping = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: resolveTools().temporalTestServer } },
+    });
+    try {
+      const taskQueue = `review-ttl-${randomUUID()}`;
+      const { calls, activities } = reviewActivities([]);
+      const worker = await Worker.create({ connection: skipping.nativeConnection, taskQueue, workflowBundle, activities });
+      await worker.runUntil(async () => {
+        const workflowId = `review-ttl-${randomUUID()}`;
+        const started = Date.now();
+        const handle = await skipping.client.workflow.signalWithStart(reviewStack, { taskQueue, workflowId, args: [reviewInput(8)], signal: reviewPushSignal, signalArgs: [push('c3')] });
+        // Six days on, a push: the time to live counts from it.
+        await eventually('update', () => (calls.includes('update c3') ? true : undefined));
+        await skipping.sleep('6 days');
+        expect(calls).toEqual(['update c3']);
+        await handle.signal(reviewPushSignal, push('d4'));
+        expect(await handle.result()).toEqual({ reason: 'ttl', destroyAttempts: 1 });
+        expect(calls).toEqual(['update c3', 'update d4', 'destroy 1 (ttl)', 'remove pr-pr-8', 'state removed', 'report removed (ttl)']);
+        const closed = (await handle.describe()).closeTime!.getTime();
+        expect(closed - started).toBeGreaterThanOrEqual(13 * 24 * 3600 * 1000);
+        if (RECORD) await recordHistoryFrom(skipping, 'review-stack-ttl', workflowId);
+      });
+    } finally {
+      await skipping.teardown();
+    }
+  });
+});
+
+async function recordHistoryFrom(e: TestWorkflowEnvironment, name: string, workflowId: string): Promise<void> {
+  if (existsSync(join(HISTORIES, `${name}.json`))) return;
+  const json = historyToJson(await e.client.workflow.getHandle(workflowId).fetchHistory());
+  writeFileSync(join(HISTORIES, `${name}.json`), `${JSON.stringify(json, null, 2).replace(/"identity": "[^"]*"/g, '"identity": "stackwright-test"')}\n`);
+}

@@ -15,6 +15,7 @@ import { recordOutcome } from './drift';
 import type { StackRef } from '../shared/names';
 import { reportDeployment, type ReportOutcome } from './report';
 import { createScheduleActivities } from './schedules';
+import { createReviewActivities } from './review';
 import { createRemoveStack } from './remove-stack';
 
 export type { ActivityDeps } from './context';
@@ -62,6 +63,12 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createRemoveStack(deps),
   };
 }
+
+/** Activities of the review stack workflow (any worker: the store, the stack queue, the stack's backend). */
+export function createReviewStackActivities(deps: ActivityDeps) {
+  return { ...createReviewActivities(deps), ...createRemoveStack(deps) };
+}
+export type ReviewStackActivities = ReturnType<typeof createReviewStackActivities>;
 
 /** Activities that run on the worker holding the deployment's workspace (its session queue). */
 export function createWorkspaceActivities(deps: ActivityDeps) {

@@ -17,6 +17,11 @@ export class Masker {
     this.values = [...parts];
   }
 
+  /** A secret learnt while the step runs (a copied config secret). */
+  add(secret: string): void {
+    for (const p of new Masker([secret]).values) if (!this.values.includes(p)) this.values.push(p);
+  }
+
   mask(text: string): string {
     const ranges: [number, number][] = [];
     for (const v of this.values) {

@@ -22,6 +22,7 @@ import { safeHeartbeat } from './run-process';
 import { killProcessesIn } from './process-tree';
 import { isWorkerShutdown } from './step';
 import { giveToSandbox, pulumiShim } from './sandbox';
+import { templateConfig } from './review-config';
 
 export interface PulumiSummary {
   result: string;
@@ -73,7 +74,10 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
   log.line(`$ ${PULUMI_COMMAND[o.input.operation]} --stack ${o.input.stack}`);
   try {
     const root = o.sandboxSpec ? pulumiShim(o.sandboxSpec, o.runDir, pulumiRoot) : pulumiRoot;
-    return await RUN[o.input.operation](await selectStack(o, root), common);
+    const copyConfig = await templateConfig(deps, o);
+    const stack = await selectStack(o, root);
+    await copyConfig?.(stack, log);
+    return await RUN[o.input.operation](stack, common);
   } catch (err) {
     // Recovered like a lost worker, not reported as a user's cancel.
     if (isWorkerShutdown(cancelled)) throw ApplicationFailure.nonRetryable('Pulumi was stopped: its worker shut down before the operation finished.', 'PulumiInterrupted');

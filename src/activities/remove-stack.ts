@@ -12,7 +12,7 @@ import { PulumiState } from '../state/pulumi-state';
 import { stateBackendUrl } from '../state/backend-url';
 import { deleteSchedule, ttlWorkflowId } from '../deployments/schedules';
 import type { ActivityDeps } from './context';
-import { moveLegacyState, passphraseFor } from './stack-state';
+import { moveLegacyState, passphraseFor, stackStateDir } from './stack-state';
 import { runProcess } from './run-process';
 
 /** A stack as Pulumi names its parts. */
@@ -38,8 +38,10 @@ export function createRemoveStack(deps: ActivityDeps) {
         await deleteSchedule({ store: deps.store, temporal: Context.current().client }, s, { keepTtlWorkflow: caller === ttlWorkflowId(ref) });
       }
       await deps.store.deleteSettings(ref);
+      // The stack's own state directory (its backend) goes with it.
+      if (!deps.pulumiBackendUrl) await rm(stackStateDir(deps.dataDir, ref), { recursive: true, force: true });
       const description = `Removed the stack${removed ? ' and its Pulumi state' : ''}, its schedules and its deployment settings`;
-      await recordAudit(deps.store.db, { org: organization, event: 'stack.remove', target: stackKey(ref), description, actor: 'schedule', tokenId: null });
+      await recordAudit(deps.store.db, { org: organization, event: 'stack.remove', target: stackKey(ref), description, actor: caller?.startsWith('review/') ? 'review-stack' : 'schedule', tokenId: null });
       log.info('stack removed', { stack: stackKey(ref) });
       return description;
     },

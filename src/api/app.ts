@@ -15,6 +15,7 @@ import { projectRoutes, stackRoutes } from './routes/stack';
 import { tokenRoutes } from './routes/tokens';
 import { auditLogRoutes } from './routes/audit-logs';
 import { scheduleRoutes } from './routes/schedules';
+import { reviewStackRoutes } from './routes/review-stacks';
 import { authenticate, authorize, isAdminToken } from './auth';
 import { codecRoutes } from '../codec/codec-routes';
 
@@ -47,5 +48,6 @@ export function createApp(deps: ApiDeps) {
     .route('/api/orgs/:org/deployments', orgDeploymentRoutes(deps))
     .route('/api/orgs/:org/deployments', orgQueueRoutes(deps))
     .route('/api/orgs/:org/auditlogs', auditLogRoutes(deps))
+    .route('/api/orgs/:org/review-stacks', reviewStackRoutes(deps))
     .route('/api/tokens', tokenRoutes(deps));
 }

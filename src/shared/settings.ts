@@ -64,6 +64,8 @@ const vcsFields = {
   installationId: z.string().nullish(),
   deployPullRequest: z.number().int().nullish(),
   reviewStackLabels: z.array(z.string()).nullish(),
+  // Stackwright's own: how long a review stack of this template lives after its pull request's last push.
+  reviewStackTtlHours: z.number().int().min(1).max(24 * 365).nullish(),
 };
 export const GitHubSettings = z.object(vcsFields).strict();
 export const VcsSettings = z

@@ -203,6 +203,30 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('schedule_history_schedule').on('schedule_history').columns(['schedule_id', 'executed']).execute();
     },
   },
+  // Review stacks: the pull request, template and state of each, for the listing and the config copy.
+  '0009_review_stacks': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('review_stacks')
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('template', 'varchar(128)', (c) => c.notNull())
+        .addColumn('provider', 'varchar(16)', (c) => c.notNull())
+        .addColumn('repository', 'varchar(512)', (c) => c.notNull())
+        .addColumn('pull_request', 'integer', (c) => c.notNull())
+        .addColumn('head_branch', 'varchar(512)')
+        .addColumn('head_commit', 'varchar(64)')
+        .addColumn('state', 'varchar(32)', (c) => c.notNull())
+        .addColumn('message', 'text')
+        .addColumn('last_deployment_id', 'varchar(36)')
+        .addColumn('workflow_id', 'varchar(1024)', (c) => c.notNull())
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addColumn('modified', 'varchar(40)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('review_stacks_pk', ['org', 'project', 'stack'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -124,4 +124,22 @@ export interface Database {
     deployment_id: string | null;
     message: string | null;
   };
+  /** Review stacks: one per template and pull request, kept after removal with state 'removed'. */
+  review_stacks: {
+    org: string;
+    project: string;
+    stack: string;
+    template: string;
+    provider: string;
+    repository: string; // as the git host spells it
+    pull_request: number;
+    head_branch: string | null;
+    head_commit: string | null;
+    state: string;
+    message: string | null;
+    last_deployment_id: string | null;
+    workflow_id: string;
+    created: string;
+    modified: string;
+  };
 }

@@ -12,6 +12,7 @@ import { DeploymentStore, type DeploymentRecord, type ListOptions, type NewDeplo
 import { DriftStore, type DriftRunRecord, type DriftStatus } from './drift';
 import { LogStore, type LogLine } from './logs';
 import { PauseStore } from './pauses';
+import { ReviewStackStore } from './review-stacks';
 
 export type { StoredSettings } from './settings';
 export type { StepRecord, DeploymentRecord, NewDeployment, ListOptions, IdempotencyKey } from './deployments';
@@ -30,6 +31,7 @@ export class Store {
   readonly drift: DriftStore;
   readonly logs: LogStore;
   readonly pauses: PauseStore;
+  readonly reviewStacks: ReviewStackStore;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -41,6 +43,7 @@ export class Store {
     this.drift = new DriftStore(db, this.deployments);
     this.logs = new LogStore(db);
     this.pauses = new PauseStore(db, now);
+    this.reviewStacks = new ReviewStackStore(db, now);
   }
 
   getSettings(ref: StackRef): Promise<StoredSettings | undefined> {

@@ -13,14 +13,7 @@ export async function reportToGitHub(o: { apiUrl: string; token: string }, r: Re
   const trigger = r.input.trigger!;
   const [owner, ...rest] = trigger.repository.split('/');
   const repo = rest.join('/');
-  const octokit = new Octokit({
-    auth: o.token,
-    baseUrl: o.apiUrl.replace(/\/+$/, ''),
-    userAgent: 'stackwright',
-    log: silent,
-    // A hung API must not hold the activity (or a queue's skip) until its own timeout.
-    request: { signal: AbortSignal.timeout(REPORT_TIMEOUT_MS) },
-  });
+  const octokit = githubClient(o);
   const status = r.outcome.status;
   await octokit.rest.repos.createCommitStatus({
     owner,
@@ -33,12 +26,28 @@ export async function reportToGitHub(o: { apiUrl: string; token: string }, r: Re
   });
   if (trigger.event !== 'pull_request' || trigger.pullRequest === undefined || !isFinal(status)) return;
 
-  const marker = commentMarker(r.input);
-  const body = commentBody(r);
-  const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: trigger.pullRequest, per_page: 100 });
+  await upsertGitHubComment(octokit, trigger.repository, trigger.pullRequest, commentMarker(r.input), commentBody(r));
+}
+
+export function githubClient(o: { apiUrl: string; token: string }): Octokit {
+  return new Octokit({
+    auth: o.token,
+    baseUrl: o.apiUrl.replace(/\/+$/, ''),
+    userAgent: 'stackwright',
+    log: silent,
+    // A hung API must not hold the activity (or a queue's skip) until its own timeout.
+    request: { signal: AbortSignal.timeout(REPORT_TIMEOUT_MS) },
+  });
+}
+
+/** The pull request comment that starts with `marker`, updated, or created when there is none. */
+export async function upsertGitHubComment(octokit: Octokit, repository: string, pullRequest: number, marker: string, body: string): Promise<void> {
+  const [owner, ...rest] = repository.split('/');
+  const repo = rest.join('/');
+  const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: pullRequest, per_page: 100 });
   const mine = comments.find((c) => c.body?.startsWith(marker));
   if (mine) await octokit.rest.issues.updateComment({ owner, repo, comment_id: mine.id, body });
-  else await octokit.rest.issues.createComment({ owner, repo, issue_number: trigger.pullRequest, body });
+  else await octokit.rest.issues.createComment({ owner, repo, issue_number: pullRequest, body });
 }
 
 /** The comment describes a result; a superseded preview leaves it to the preview that replaced it. */

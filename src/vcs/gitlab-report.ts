@@ -6,9 +6,25 @@ const STATE = { 'not-started': 'pending', accepted: 'pending', running: 'running
 /** A commit status per deployment and, for merge requests, one note per stack (GitLab REST API v4). */
 export async function reportToGitLab(o: { apiUrl: string; token: string }, r: Report): Promise<void> {
   const trigger = r.input.trigger!;
-  const base = `${o.apiUrl.replace(/\/+$/, '')}/projects/${encodeURIComponent(trigger.repository)}`;
+  const call = gitlabClient(o, trigger.repository);
+  await call('POST', `/statuses/${trigger.commit}`, {
+    state: STATE[r.outcome.status],
+    name: statusContext(r.input),
+    description: statusDescription(r, 255),
+    target_url: r.logsUrl,
+  });
+  if (trigger.event !== 'pull_request' || trigger.pullRequest === undefined || !isFinal(r.outcome.status)) return;
+
+  await upsertGitLabNote(call, trigger.pullRequest, commentMarker(r.input), commentBody(r));
+}
+
+export type GitLabCall = (method: string, path: string, body?: object) => Promise<unknown>;
+
+/** Calls to one project of the GitLab REST API v4. */
+export function gitlabClient(o: { apiUrl: string; token: string }, repository: string): GitLabCall {
+  const base = `${o.apiUrl.replace(/\/+$/, '')}/projects/${encodeURIComponent(repository)}`;
   const signal = AbortSignal.timeout(REPORT_TIMEOUT_MS);
-  const call = async (method: string, path: string, body?: object) => {
+  return async (method, path, body) => {
     const res = await fetch(base + path, {
       method,
       signal,
@@ -18,17 +34,11 @@ export async function reportToGitLab(o: { apiUrl: string; token: string }, r: Re
     if (!res.ok) throw new Error(`GitLab ${method} ${path.split('?')[0]}: HTTP ${res.status}`);
     return res.json() as Promise<unknown>;
   };
-  await call('POST', `/statuses/${trigger.commit}`, {
-    state: STATE[r.outcome.status],
-    name: statusContext(r.input),
-    description: statusDescription(r, 255),
-    target_url: r.logsUrl,
-  });
-  if (trigger.event !== 'pull_request' || trigger.pullRequest === undefined || !isFinal(r.outcome.status)) return;
+}
 
-  const notes = `/merge_requests/${trigger.pullRequest}/notes`;
-  const marker = commentMarker(r.input);
-  const body = commentBody(r);
+/** The merge request note that starts with `marker`, updated, or created when there is none. */
+export async function upsertGitLabNote(call: GitLabCall, mergeRequest: number, marker: string, body: string): Promise<void> {
+  const notes = `/merge_requests/${mergeRequest}/notes`;
   const mine = await findNote(call, notes, marker);
   if (mine) await call('PUT', `${notes}/${mine}`, { body });
   else await call('POST', notes, { body });

@@ -94,7 +94,7 @@ function decide(event: VcsEvent, settings: DeploymentSettings): { operation: 'up
  * code from elsewhere. Hosted URLs (https, ssh, scp-like) must end in the repository's path; other
  * URLs (file://, a local mirror) are the operator's choice.
  */
-function clonesRepository(repoURL: string, event: VcsEvent): boolean {
+export function clonesRepository(repoURL: string, event: Pick<VcsEvent, 'repo'>): boolean {
   // A custom VCS stack was found by this URL or by its `vcs.repository`, which may name it another way.
   if (event.repo.provider === 'custom') return true;
   const hosted = /^(https?|ssh|git):\/\/[^/]+\/(.+)$/i.exec(repoURL) ?? /^[^/:@]+@[^:]+:(.+)$/.exec(repoURL);

@@ -1,5 +1,5 @@
 import type { DeploymentInput, DeploymentStatus } from '../shared/deployment';
-import { stackKey } from '../shared/names';
+import { stackKey, type StackRef } from '../shared/names';
 
 export interface ReportOutcome {
   status: DeploymentStatus;
@@ -21,7 +21,7 @@ export interface Report {
 export const statusContext = (input: DeploymentInput): string => `stackwright/${stackKey(input)}`;
 
 /** The hidden marker that finds a stack's comment on a pull request again. */
-export const commentMarker = (input: DeploymentInput): string => `<!-- stackwright:${stackKey(input)} -->`;
+export const commentMarker = (input: StackRef): string => `<!-- stackwright:${stackKey(input)} -->`;
 
 const OPERATION: Record<DeploymentInput['operation'], string> = {
   update: 'Update',

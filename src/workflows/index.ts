@@ -4,3 +4,4 @@ export { stackQueue } from './stack-queue';
 export { webhookDelivery } from './webhook-delivery';
 export { scheduledDeployment } from './scheduled-deployment';
 export { ttlStack } from './ttl-stack';
+export { reviewStack } from './review-stack';

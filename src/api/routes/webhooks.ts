@@ -12,6 +12,9 @@ import { parseGenericVcs, parseGitHub, parseGitLab, type Parsed } from '../../vc
 import { needsChangedFiles, planDeployments } from '../../vcs/plan';
 import { verifyGenericVcs, verifyGitHub, verifyGitLab } from '../../vcs/signatures';
 import { stackKey } from '../../shared/names';
+import { githubReviewEvent, gitlabReviewEvent, type ReviewEvent } from '../../vcs/review-event';
+import { notReviewStacks, planReviews, reviewNeedsChangedFiles } from '../../vcs/review-plan';
+import { signalReviews, type ReviewDispatch } from '../../deployments/review-intake';
 
 const DEFAULT_WEBHOOK_MAX_BYTES = 5 * 1024 * 1024;
 
@@ -24,6 +27,8 @@ interface Intake {
   verify(secret: string, raw: Buffer, c: Context): boolean | Promise<boolean>;
   deliveryId(raw: Buffer, c: Context): string | undefined;
   parse(body: unknown, c: Context): Parsed;
+  /** What the delivery means for review stacks (pull request events only). */
+  review?(body: unknown, c: Context): ReviewEvent | undefined;
 }
 
 /**
@@ -46,6 +51,7 @@ export function webhookRoutes(deps: ApiDeps) {
     verify: (secret, raw, c) => verifyGitHub(secret, raw.toString('utf8'), c.req.header('X-Hub-Signature-256')),
     deliveryId: (_raw, c) => c.req.header('X-GitHub-Delivery'),
     parse: (body, c) => parseGitHub(c.req.header('X-GitHub-Event') ?? '', body),
+    review: (body, c) => githubReviewEvent(c.req.header('X-GitHub-Event') ?? '', body),
   };
   const gitlab: Intake = {
     provider: 'gitlab',
@@ -55,6 +61,7 @@ export function webhookRoutes(deps: ApiDeps) {
     // Older GitLab versions send no delivery UUID; a redelivery then repeats the body byte for byte.
     deliveryId: (raw, c) => c.req.header('X-Gitlab-Event-UUID') ?? bodyHash(raw),
     parse: (body, c) => parseGitLab(c.req.header('X-Gitlab-Event') ?? '', body),
+    review: (body, c) => gitlabReviewEvent(c.req.header('X-Gitlab-Event') ?? '', body),
   };
   const generic: Intake = {
     provider: 'custom',
@@ -67,17 +74,21 @@ export function webhookRoutes(deps: ApiDeps) {
 
   /** A GitHub pull request's files, when a stack filters paths; without them (no token, an error) filters are skipped. */
   const withChangedFiles = async (event: VcsEvent, stacks: Parameters<typeof planDeployments>[1]): Promise<VcsEvent> => {
-    if (event.event !== 'pull_request' || event.repo.provider !== 'github' || !needsChangedFiles(event, stacks)) return event;
+    if (event.event !== 'pull_request' || !needsChangedFiles(event, stacks)) return event;
+    return { ...event, changedFiles: await pullRequestFiles(event.repo.provider, event.repository, event.number) };
+  };
+  const pullRequestFiles = async (provider: string, repository: string, number: number): Promise<string[] | undefined> => {
+    if (provider !== 'github') return undefined;
     const gh = w.github;
     if (!gh?.token) {
-      deps.log.info({ repository: event.repository }, 'no GitHub token to list the pull request files: path filters skipped');
-      return event;
+      deps.log.info({ repository }, 'no GitHub token to list the pull request files: path filters skipped');
+      return undefined;
     }
     try {
-      return { ...event, changedFiles: await githubPullRequestFiles({ apiUrl: gh.apiUrl, token: gh.token }, event.repository, event.number) };
+      return await githubPullRequestFiles({ apiUrl: gh.apiUrl, token: gh.token }, repository, number);
     } catch (err) {
-      deps.log.warn({ err, repository: event.repository }, 'could not list the pull request files: path filters skipped');
-      return event;
+      deps.log.warn({ err, repository }, 'could not list the pull request files: path filters skipped');
+      return undefined;
     }
   };
 
@@ -97,15 +108,26 @@ export function webhookRoutes(deps: ApiDeps) {
     const parsed = intake.parse(body, c);
     if (!parsed.ok) return badRequest(c, parsed.issues);
     const event = parsed.event;
-    if (isIgnored(event)) return c.json({ message: `nothing to do: ${event.ignored}`, deployments: [] }, 202);
+    const review = intake.review?.(body, c);
+    if (isIgnored(event) && !review) return c.json({ message: `nothing to do: ${event.ignored}`, deployments: [] }, 202);
+    const about = isIgnored(event) ? review! : event;
 
-    const stacks = await deps.store.stacksForRepository(event.repo);
-    if (stacks.length === 0) {
-      deps.log.info({ provider: event.repo.provider, repository: event.repo.repository }, 'webhook for a repository no stack deploys from');
-      return c.json({ message: `no stack deploys from ${event.repository}`, deployments: [] }, 202);
+    // Review stacks are deployed by their pull request's workflow only.
+    const stacks = notReviewStacks(await deps.store.stacksForRepository(about.repo));
+    if (stacks.length === 0 && !isIgnored(event)) {
+      deps.log.info({ provider: about.repo.provider, repository: about.repo.repository }, 'webhook for a repository no stack deploys from');
+      return c.json({ message: `no stack deploys from ${about.repository}`, deployments: [] }, 202);
     }
-    const plan = planDeployments(await withChangedFiles(event, stacks), stacks);
-    if (plan.deploy.length === 0) return c.json({ message: 'no stack deploys this event', deployments: [], skipped: plan.skip }, 202);
+    const deployEvent = isIgnored(event) ? undefined : await withChangedFiles(event, stacks);
+    const plan = deployEvent ? planDeployments(deployEvent, stacks) : { deploy: [], skip: [] };
+    let files = deployEvent?.event === 'pull_request' ? deployEvent.changedFiles : undefined;
+    if (review && files === undefined && reviewNeedsChangedFiles(review, stacks)) files = await pullRequestFiles(review.provider, review.repository, review.number);
+    const reviews = review ? planReviews(review, stacks, files) : { signals: [], skip: [] };
+    const skipped = [...plan.skip, ...reviews.skip];
+    if (plan.deploy.length === 0 && reviews.signals.length === 0) {
+      if (isIgnored(event)) return c.json({ message: `nothing to do: ${event.ignored}`, deployments: [], ...(skipped.length && { skipped }) }, 202);
+      return c.json({ message: 'no stack deploys this event', deployments: [], skipped }, 202);
+    }
 
     const deliveryId = intake.deliveryId(raw, c);
     if (!deliveryId) return badRequest(c, [{ path: ['X-GitHub-Delivery'], message: 'the delivery header is required' }], ['headers']);
@@ -140,11 +162,20 @@ export function webhookRoutes(deps: ApiDeps) {
       }
       throw err;
     }
+    let reviewed: ReviewDispatch[] = [];
+    try {
+      reviewed = await signalReviews(deps, reviews.signals);
+    } catch (err) {
+      deps.log.error({ err, deliveryId }, 'could not signal the review stacks');
+      await handled({ ok: false, deployments: started.map((s) => `${s.stack}@${s.version}`) }).catch(() => undefined);
+      return apiError(c, 503, 'could not reach Temporal to hand the pull request to its review stacks; a redelivery tries again');
+    }
     await handled({ ok: true, deployments: started.map((s) => `${s.stack}@${s.version}`) }).catch((err: unknown) =>
       deps.log.warn({ err, deliveryId }, 'could not record the delivery as handled'),
     );
     deps.log.info({ provider: intake.provider, deliveryId, deployments: started.map((s) => s.id) }, 'webhook started deployments');
-    return c.json({ message: `started ${started.length} deployment(s)`, deployments: started, skipped: plan.skip }, 202);
+    const message = `started ${started.length} deployment(s)${reviewed.length ? `, signalled ${reviewed.filter((r) => r.result === 'signalled').length} review stack(s)` : ''}`;
+    return c.json({ message, deployments: started, skipped, ...(reviewed.length && { reviewStacks: reviewed }) }, 202);
   };
 
   // The limit per route: a sub-app's use('*') would reach every route of the app it is mounted in.
