@@ -801,7 +801,10 @@ describe('reviewStack', () => {
       },
       deploymentStatus: async (id) => (id.startsWith('d-') ? ((destroyResults[Number(id.slice(2)) - 1] ?? 'succeeded') as DeploymentStatus) : 'succeeded'),
       markReviewStack: async (_ref, state) => void calls.push(`state ${state}`),
-      removeStack: async ({ stack }) => void calls.push(`remove ${stack}`),
+      removeStack: async ({ stack }) => {
+        calls.push(`remove ${stack}`);
+        return `removed ${stack}`;
+      },
       reportReviewRemoved: async (_input, reason) => void calls.push(`report removed (${reason})`),
     };
     return { calls, activities };
@@ -835,7 +838,7 @@ describe('reviewStack', () => {
           'state removed',
           'report removed (merged)',
         ]);
-        if (RECORD) await recordHistoryFrom(skipping, 'review-stack', workflowId);
+        if (RECORD) await writeHistory(skipping.client, HISTORIES, 'review-stack', workflowId);
       });
     } finally {
       await skipping.teardown();
@@ -863,16 +866,10 @@ describe('reviewStack', () => {
         expect(calls).toEqual(['update c3', 'update d4', 'destroy 1 (ttl)', 'remove pr-pr-8', 'state removed', 'report removed (ttl)']);
         const closed = (await handle.describe()).closeTime!.getTime();
         expect(closed - started).toBeGreaterThanOrEqual(13 * 24 * 3600 * 1000);
-        if (RECORD) await recordHistoryFrom(skipping, 'review-stack-ttl', workflowId);
+        if (RECORD) await writeHistory(skipping.client, HISTORIES, 'review-stack-ttl', workflowId);
       });
     } finally {
       await skipping.teardown();
     }
   });
 });
-
-async function recordHistoryFrom(e: TestWorkflowEnvironment, name: string, workflowId: string): Promise<void> {
-  if (existsSync(join(HISTORIES, `${name}.json`))) return;
-  const json = historyToJson(await e.client.workflow.getHandle(workflowId).fetchHistory());
-  writeFileSync(join(HISTORIES, `${name}.json`), `${JSON.stringify(json, null, 2).replace(/"identity": "[^"]*"/g, '"identity": "stackwright-test"')}\n`);
-}
