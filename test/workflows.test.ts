@@ -87,7 +87,7 @@ function newInput(stack: StackRef, version: number, settings: DeploymentSettings
 
 type WorkspaceName = keyof WorkspaceActivities | 'reportDeployment';
 interface Call {
-  activity: WorkspaceName | 'setDeploymentStatus' | 'skipDeployment' | 'recoverStack' | 'queueRemediation';
+  activity: WorkspaceName | 'setDeploymentStatus' | 'skipDeployment' | 'recoverStack' | 'queueRemediation' | 'requestApproval' | 'recordDecision' | 'approvalNotice';
   id: string;
   /** Step index for steps, status for setDeploymentStatus. */
   step?: number;
@@ -146,6 +146,16 @@ function harness(hooks: Hooks = {}) {
       if (!hooks.remediation) throw ApplicationFailure.nonRetryable('no remediation expected');
       return hooks.remediation(detection);
     },
+    requestApproval: async (input, n) => {
+      calls.push({ activity: 'requestApproval', id: input.id, step: n });
+      return { requestedBy: 'requester' };
+    },
+    recordDecision: async (input, n, d) => {
+      calls.push({ activity: 'recordDecision', id: input.id, step: n, message: `${d.decision} ${d.name}` });
+    },
+    approvalNotice: async (input, n, line) => {
+      calls.push({ activity: 'approvalNotice', id: input.id, step: n, message: line });
+    },
   };
   const workspace: WorkspaceActivities = {
     getSource: async (input, n) => {
@@ -161,6 +171,14 @@ function harness(hooks: Hooks = {}) {
     cleanupWorkspace: async (id) => {
       calls.push({ activity: 'cleanupWorkspace', id });
       await hooks.cleanupWorkspace?.(id);
+    },
+    previewForApproval: async (input, n) => {
+      await step('previewForApproval', input, n);
+      return { result: 'succeeded', resourceChanges: { create: 1 } };
+    },
+    applyApproved: async (input, n) => {
+      await step('applyApproved', input, n);
+      return { result: 'succeeded', resourceChanges: { create: 1 } };
     },
   };
   const common = { connection: env.nativeConnection, identity: 'stackwright-test', shutdownGraceTime: '1 second' as const };

@@ -14,6 +14,7 @@ import { userRoutes } from './routes/user';
 import { projectRoutes, stackRoutes } from './routes/stack';
 import { tokenRoutes } from './routes/tokens';
 import { auditLogRoutes } from './routes/audit-logs';
+import { approvalRoutes } from './routes/approvals';
 import { authenticate, authorize, isAdminToken } from './auth';
 import { codecRoutes } from '../codec/codec-routes';
 
@@ -40,6 +41,7 @@ export function createApp(deps: ApiDeps) {
     // Before deploymentRoutes, whose GET /:id would otherwise take /metadata.
     .route(`${stack}/deployments`, stackQueueRoutes(deps))
     .route(`${stack}/deployments`, deploymentRoutes(deps))
+    .route(`${stack}/deployments`, approvalRoutes(deps))
     .route(`${stack}/drift`, driftRoutes(deps))
     // Before orgQueueRoutes: GET / lists; the rest are pause, resume and metadata.
     .route('/api/orgs/:org/deployments', orgDeploymentRoutes(deps))
