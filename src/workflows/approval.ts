@@ -33,7 +33,7 @@ export async function previewAndAwaitApproval(
 
   const decisions: Decision[] = [];
   let recorded = 0;
-  let requestedBy: string | undefined;
+  let requester: { requestedBy?: string } = {};
   let open = false;
   const approvals = () => decisions.filter((d) => d.decision === 'approve').length;
   const rejected = () => decisions.find((d) => d.decision === 'reject');
@@ -42,7 +42,7 @@ export async function previewAndAwaitApproval(
 
   const validator = (req: DecisionRequest) => {
     if (!open) throw ApplicationFailure.create({ type: REFUSED.notWaiting, message: 'the deployment is not waiting for approval', nonRetryable: true });
-    const why = refusal(policy, requestedBy, decisions, req);
+    const why = refusal(policy, requester.requestedBy, decisions, req);
     if (why) throw ApplicationFailure.create({ type: why.status === 403 ? REFUSED.notAnApprover : REFUSED.alreadyDecided, message: why.message, nonRetryable: true });
   };
   const handler = (decision: Decision['decision']) => async (req: DecisionRequest) => {
@@ -58,13 +58,13 @@ export async function previewAndAwaitApproval(
   setHandler(rejectUpdate, handler('reject'), { validator });
   setHandler(approvalQuery, state);
 
-  ({ requestedBy } = await shared.requestApproval(input, approvalStep, {
+  requester = await shared.requestApproval(input, approvalStep, {
     changeSummary: preview.resourceChanges as Record<string, number>,
     previewStep: step,
     requiredApprovals: policy.requiredApprovals,
     approvers: policy.approvers,
     deadline: new Date(deadline).toISOString(),
-  }));
+  });
   open = true;
   try {
     await shared.setDeploymentStatus(input.id, 'waiting-for-approval');
