@@ -22,7 +22,8 @@ export function durationMs(s: string): number {
 const Duration = z
   .string()
   .regex(DURATION, 'expected a duration such as "30m", "72h" or "3d"')
-  .refine((s) => durationMs(s) > 0, 'must be longer than zero');
+  .refine((s) => !DURATION.test(s) || durationMs(s) > 0, 'must be longer than zero');
+const validMs = (s: string | null | undefined): number | undefined => (s && DURATION.test(s) ? durationMs(s) : undefined);
 
 /** An approver: a token name, or `role:<role>` for every token with that role or a higher one. */
 const Approver = z
@@ -36,7 +37,7 @@ export const RequireApproval = z
     approvers: z.array(Approver).max(100).nullish(),
     requiredApprovals: z.number().int('expected an integer').min(1).max(20).nullish(),
     allowSelfApproval: z.boolean().nullish(),
-    approvalTimeout: Duration.refine((s) => durationMs(s) <= MAX_TIMEOUT_MS, 'must be at most 30d').nullish(),
+    approvalTimeout: Duration.refine((s) => (validMs(s) ?? 0) <= MAX_TIMEOUT_MS, 'must be at most 30d').nullish(),
     reminders: z.array(Duration).max(10).nullish(),
   })
   .strict()
@@ -46,9 +47,9 @@ export const RequireApproval = z
     if (onlyNames && r.requiredApprovals && r.requiredApprovals > new Set(names).size) {
       ctx.addIssue({ code: 'custom', path: ['requiredApprovals'], message: `${r.requiredApprovals} approvals can never be given by the ${new Set(names).size} approver(s) listed` });
     }
-    const timeout = durationMs(r.approvalTimeout ?? DEFAULT_TIMEOUT);
+    const timeout = validMs(r.approvalTimeout ?? DEFAULT_TIMEOUT) ?? Infinity;
     (r.reminders ?? []).forEach((lead, i) => {
-      if (durationMs(lead) >= timeout) ctx.addIssue({ code: 'custom', path: ['reminders', i], message: 'a reminder is a lead time before the approval timeout, so it must be shorter than it' });
+      if ((validMs(lead) ?? 0) >= timeout) ctx.addIssue({ code: 'custom', path: ['reminders', i], message: 'a reminder is a lead time before the approval timeout, so it must be shorter than it' });
     });
   });
 export type RequireApproval = z.infer<typeof RequireApproval>;
