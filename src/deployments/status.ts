@@ -6,16 +6,12 @@ import { TERMINAL, type DeploymentStatus } from '../shared/deployment';
  * running and waiting-for-approval: the preview ran, then, once approved, the operation runs.
  */
 const RANK: Record<DeploymentStatus, number> = { 'not-started': 0, accepted: 1, running: 2, 'waiting-for-approval': 2, failed: 3, succeeded: 3, skipped: 3 };
-const SIDEWAYS: readonly [DeploymentStatus, DeploymentStatus][] = [
-  ['running', 'waiting-for-approval'],
-  ['waiting-for-approval', 'running'],
-];
 
 export const isFinal = (s: DeploymentStatus): boolean => TERMINAL.includes(s);
 
 /** Whether a deployment in `from` may move to `to`. */
 export const canMove = (from: DeploymentStatus, to: DeploymentStatus): boolean =>
-  RANK[from] < RANK[to] || SIDEWAYS.some(([f, t]) => f === from && t === to);
+  to === 'waiting-for-approval' ? from === 'running' : RANK[from] < RANK[to] || (from === 'waiting-for-approval' && to === 'running');
 
 /** Every status a deployment may move to `to` from. */
 export const movesTo = (to: DeploymentStatus): DeploymentStatus[] =>

@@ -24,6 +24,8 @@ let repo: TestRepo;
 const tokens: Record<string, string> = {};
 /** Each scenario's stack, its output directory and its first deployment, all started at once (their previews overlap). */
 const started: Record<string, { outDir: string; id: string }> = {};
+/** The stack-changed scenario runs from the start, beside the others (its second pulumi run is slow). */
+let changedRun: Promise<{ before: string; approved: number; done: any }>;
 const SCENARIOS: Record<string, object> = {
   two: { approvers: ['alice', 'bob', 'carol'], requiredApprovals: 2 },
   rejected: {},
@@ -52,7 +54,19 @@ beforeAll(async () => {
       started[stack] = { outDir, id: await deploy(stack) };
     }),
   );
+  changedRun = runChanged();
+  changedRun.catch(() => undefined); // awaited by its test
 }, 120_000);
+
+async function runChanged() {
+  const { outDir, id } = started.changed;
+  await waitForStatus('changed', id, 'waiting-for-approval');
+  // A second path to the same stack: the pulumi CLI on its state, creating the resource with other content.
+  await sneakyUpdate('changed', outDir, 'sneaky');
+  const before = readFileSync(join(outDir, 'hello.txt'), 'utf8');
+  const approved = (await decide('changed', id, 'approve', 'bob')).status;
+  return { before, approved, done: await waitForDeployment(sw, stackPath('changed'), id) };
+}
 afterAll(async () => sw?.stop());
 
 const who = (name: string) => `${name}-${org}`;
@@ -164,14 +178,10 @@ test('a rejection applies nothing and fails the deployment with its comment', as
 }, 300_000);
 
 test('a stack changed between preview and approval makes the plan fail instead of applying unreviewed changes', async () => {
-  const { outDir, id } = started.changed;
-  await waitForStatus('changed', id, 'waiting-for-approval');
-  // A second path to the same stack: the pulumi CLI on its state, creating the resource with other content.
-  await sneakyUpdate('changed', outDir, 'sneaky');
-  expect(readFileSync(join(outDir, 'hello.txt'), 'utf8')).toBe('sneaky from changed');
-
-  expect((await decide('changed', id, 'approve', 'bob')).status).toBe(200);
-  const done = await waitForDeployment(sw, stackPath('changed'), id);
+  const { outDir } = started.changed;
+  const { before, approved, done } = await changedRun;
+  expect(before).toBe('sneaky from changed');
+  expect(approved).toBe(200);
   expect(done.status).toBe('failed');
   expect(done.message).toMatch(/^The approved plan no longer applies \(the stack changed since its preview\); nothing beyond it was applied: .*not allowed by the plan/);
   expect(readFileSync(join(outDir, 'hello.txt'), 'utf8')).toBe('sneaky from changed');
