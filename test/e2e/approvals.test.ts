@@ -111,7 +111,7 @@ const decide = (stack: string, id: string, decision: 'approve' | 'reject', as: s
 const stepLog = async (stack: string, id: string, step: number) =>
   ((await sw.api(`${stackPath(stack)}/deployments/${id}/logs?step=${step}&count=499`)).body.lines as { line?: string }[]).map((l) => l.line ?? '').join('');
 
-test('an update waits after its preview; self-approval and non-approvers are refused; two approvals apply the plan', async () => {
+test('an update waits after its preview; self-approval and non-approvers are refused; two approvals, across a worker restart, apply the plan', async () => {
   const { outDir, id } = started.two;
   const waiting = await waitForStatus('two', id, 'waiting-for-approval');
   // Nothing is applied before approval; the answer shows what is to be approved and where its preview is.
@@ -142,6 +142,8 @@ test('an update waits after its preview; self-approval and non-approvers are ref
   expect(again.status).toBe(409);
   expect((await sw.api(`${stackPath('two')}/deployments/${id}`)).body.status).toBe('waiting-for-approval');
   expect(existsSync(join(outDir, 'hello.txt'))).toBe(false);
+  // A worker restart while waiting changes nothing: the wait is in Temporal, the plan in the workspace.
+  await sw.restartWorker();
 
   const second = await decide('two', id, 'approve', 'carol', { comment: 'looks right' });
   expect(second.status).toBe(200);
