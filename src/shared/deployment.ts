@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { settingsFields, normalizeSettingsInput, type DeploymentSettings } from './settings';
 import type { StackRef } from './names';
 import { refuseUnsupported } from './unsupported-settings';
-import { approvalPolicy } from './approval';
+import { APPROVAL_OPERATIONS, approvalPolicy } from './approval';
 
 export const Operation = z.enum(['update', 'preview', 'refresh', 'destroy', 'detect-drift', 'remediate-drift']);
 export type Operation = z.infer<typeof Operation>;
@@ -29,6 +29,9 @@ export const CreateDeploymentRequest = z.preprocess(
     .strict()
     .superRefine((r, ctx) => {
       refuseUnsupported(r, ctx);
+      if (r.operationContext?.options?.requireApproval && !APPROVAL_OPERATIONS.includes(r.operation)) {
+        ctx.addIssue({ code: 'custom', path: ['operationContext', 'options', 'requireApproval'], message: `only ${APPROVAL_OPERATIONS.join(', ')} wait for approval, not ${r.operation}` });
+      }
       const named = r.operationContext?.operation;
       if (named && named !== r.operation) {
         ctx.addIssue({ code: 'custom', path: ['operationContext', 'operation'], message: `must be empty or "${r.operation}", the operation requested` });

@@ -222,6 +222,12 @@ test('bad inputs: settings fields, decision bodies, unknown and finished deploym
     body: { operation: 'update', sourceContext: { git: { repoUrl: repo.url } }, operationContext: { options: { requireApproval: { allowSelfApproval: 'yes' } } } },
   });
   expect(fieldsOf(create)).toEqual([400, ['operationContext.options.requireApproval.allowSelfApproval']]);
+  // A preview never waits: asking it to is refused rather than ignored.
+  const preview = await sw.api(`${stackPath('bad')}/deployments`, {
+    method: 'POST',
+    body: { operation: 'preview', sourceContext: { git: { repoUrl: repo.url } }, operationContext: { options: { requireApproval: {} } } },
+  });
+  expect(fieldsOf(preview)).toEqual([400, ['operationContext.options.requireApproval']]);
   // An explicit null is "not set".
   expect((await settings(null)).status).toBe(200);
 
