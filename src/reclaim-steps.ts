@@ -17,7 +17,7 @@ interface Log {
 }
 
 /** Steps that run on the data directory's own queue (see createWorkspaceActivities). */
-const STEPS = new Set(['getSource', 'installDependencies', 'preRunCommand', 'pulumiOperation']);
+const STEPS = new Set(['getSource', 'installDependencies', 'preRunCommand', 'pulumiOperation', 'previewForApproval', 'applyApproved']);
 const CLEANUP = 'cleanupWorkspace';
 
 /**

@@ -24,8 +24,10 @@ afterAll(async () => store?.db.destroy());
 
 describe('status transitions', () => {
   test('only move forward, and never out of a final status', () => {
-    expect(movesTo('running')).toEqual(['not-started', 'accepted']);
-    expect(movesTo('failed')).toEqual(['not-started', 'accepted', 'running']);
+    expect(movesTo('running')).toEqual(['not-started', 'accepted', 'waiting-for-approval']);
+    expect(movesTo('failed')).toEqual(['not-started', 'accepted', 'running', 'waiting-for-approval']);
+    // requireApproval: only a running deployment starts waiting, and an approved one runs again.
+    expect(movesTo('waiting-for-approval')).toEqual(['running']);
     expect(canMove('running', 'not-started')).toBe(false);
     for (const end of ['failed', 'succeeded', 'skipped'] as const) {
       expect(movesTo(end)).not.toContain(end);

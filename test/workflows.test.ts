@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import * as proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ReviewStackActivities, SharedActivities, WorkspaceActivities } from '../src/activities';
@@ -16,6 +17,8 @@ import { unusedScheduleActivities } from './helpers/schedule-activities';
 import { claimDelivery, deliveryWorkflowId } from '../src/deployments/delivery';
 import { deployment, stackQueue } from '../src/workflows';
 import { cancelSignal, enqueueSignal, queueStateQuery, wakeSignal } from '../src/workflows/definitions';
+import { approvalQuery, approveUpdate, rejectUpdate } from '../src/workflows/approval-definitions';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { planOf, stepNames, type DeploymentInput, type DeploymentStatus } from '../src/shared/deployment';
 import { deploymentWorkflowId, stackWorkflowId } from '../src/shared/ids';
 import { stackKey, type StackRef } from '../src/shared/names';
@@ -70,7 +73,7 @@ function newInput(stack: StackRef, version: number, settings: DeploymentSettings
 
 type WorkspaceName = keyof WorkspaceActivities | 'reportDeployment';
 interface Call {
-  activity: WorkspaceName | 'setDeploymentStatus' | 'skipDeployment' | 'recoverStack' | 'queueRemediation';
+  activity: WorkspaceName | 'setDeploymentStatus' | 'skipDeployment' | 'recoverStack' | 'queueRemediation' | 'requestApproval' | 'recordDecision' | 'approvalNotice';
   id: string;
   /** Step index for steps, status for setDeploymentStatus. */
   step?: number;
@@ -97,7 +100,7 @@ type Hooks = Partial<Record<WorkspaceName, (id: string, input?: DeploymentInput)
  * Mocked activities on a task queue of their own, wired like src/worker.ts: the shared queue runs
  * workflows and the shared activities; the queue named by claimWorkspace runs the workspace ones.
  */
-function harness(hooks: Hooks = {}) {
+function harness(hooks: Hooks = {}, on: () => TestWorkflowEnvironment = () => env) {
   const taskQueue = `wf-test-${randomUUID()}`;
   const sessionQueue = `${taskQueue}/session`;
   const calls: Call[] = [];
@@ -130,6 +133,16 @@ function harness(hooks: Hooks = {}) {
       return hooks.remediation(detection);
     },
     ...unusedScheduleActivities,
+    requestApproval: async (input, n) => {
+      calls.push({ activity: 'requestApproval', id: input.id, step: n });
+      return { requestedBy: 'requester' };
+    },
+    recordDecision: async (input, n, d) => {
+      calls.push({ activity: 'recordDecision', id: input.id, step: n, message: `${d.decision} ${d.name}` });
+    },
+    approvalNotice: async (input, n, line) => {
+      calls.push({ activity: 'approvalNotice', id: input.id, step: n, message: line });
+    },
   };
   const workspace: WorkspaceActivities = {
     getSource: async (input, n) => {
@@ -146,8 +159,16 @@ function harness(hooks: Hooks = {}) {
       calls.push({ activity: 'cleanupWorkspace', id });
       await hooks.cleanupWorkspace?.(id);
     },
+    previewForApproval: async (input, n) => {
+      await step('previewForApproval', input, n);
+      return { result: 'succeeded', resourceChanges: { create: 1 } };
+    },
+    applyApproved: async (input, n) => {
+      await step('applyApproved', input, n);
+      return { result: 'succeeded', resourceChanges: { create: 1 } };
+    },
   };
-  const common = { connection: env.nativeConnection, identity: 'stackwright-test', shutdownGraceTime: '1 second' as const };
+  const common = { connection: on().nativeConnection, identity: 'stackwright-test', shutdownGraceTime: '1 second' as const };
   return {
     taskQueue,
     calls,
@@ -755,6 +776,117 @@ describe('webhookDelivery', () => {
   test('delivery ids outside a safe alphabet are hashed into the workflow id', () => {
     expect(deliveryWorkflowId('github', '72d3162e-cc78-11e3-81ab-4c9367dc0958')).toBe('delivery/github/72d3162e-cc78-11e3-81ab-4c9367dc0958');
     expect(deliveryWorkflowId('gitlab', '../../x y')).toMatch(/^delivery\/gitlab\/[0-9a-f]{64}$/);
+  });
+});
+
+describe('deployment approvals', () => {
+  const settings: DeploymentSettings = { operationContext: { options: { requireApproval: { approvers: ['bob', 'carol', 'requester'], requiredApprovals: 2 } } } };
+  const decider = (name: string, comment?: string) => ({ name, role: 'deployer' as const, source: 'api' as const, ...(comment ? { comment } : {}) });
+  const waitingFor = (h: ReturnType<typeof harness>, id: string) =>
+    eventually('waiting for approval', () => (h.callsFor(id).some((c) => c.status === 'waiting-for-approval') ? true : undefined));
+
+  test('previews, waits across a worker restart, refuses self-approval, counts two approvals, then applies the plan', async () => {
+    const h = harness();
+    const input = newInput(newStack(), 1, settings);
+    const workflowId = `deployment-test-${input.id}`;
+    const handle = env.client.workflow.getHandle(workflowId);
+    await h.run(async () => {
+      await env.client.workflow.start(deployment, { taskQueue: h.taskQueue, workflowId, args: [input] });
+      await waitingFor(h, input.id);
+      await eventually('the status search attribute', async () => ((await statusOf(workflowId)).get(StatusAttr) === 'waiting-for-approval' ? true : undefined));
+      await handle.executeUpdate(approveUpdate, { args: [decider('bob', 'fine')] });
+    });
+    // The workers stopped and new ones start: the waiting workflow is replayed and goes on as it was.
+    const result = await h.run(async () => {
+      const refused = await handle.executeUpdate(approveUpdate, { args: [decider('requester')] }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'NotAnApprover' });
+      const outsider = await handle.executeUpdate(rejectUpdate, { args: [decider('mallory')] }).catch((e: unknown) => e);
+      expect((outsider as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'NotAnApprover' });
+      expect((await handle.query(approvalQuery)).approvals.map((d) => d.name)).toEqual(['bob']);
+      const state = await handle.executeUpdate(approveUpdate, { args: [decider('carol')] });
+      expect(state).toMatchObject({ waiting: false, requiredApprovals: 2 });
+      return handle.result();
+    });
+    expect(result).toEqual({ status: 'succeeded' });
+    expect(h.callsFor(input.id).map((c) => [c.activity, c.step ?? c.status, c.message])).toEqual([
+      ['setDeploymentStatus', 'running', undefined],
+      ['getSource', 0, undefined],
+      ['installDependencies', 1, undefined],
+      ['previewForApproval', 2, undefined],
+      ['requestApproval', 3, undefined],
+      ['setDeploymentStatus', 'waiting-for-approval', undefined],
+      ['approvalNotice', 3, 'Waiting for 2 approval(s) of: 1 to create. [deployment_approval_requested]'],
+      ['recordDecision', 3, 'approve bob'],
+      ['recordDecision', 3, 'approve carol'],
+      ['approvalNotice', 3, 'Approved by bob, carol. [deployment_approval_approved]'],
+      ['setDeploymentStatus', 'running', undefined],
+      ['applyApproved', 4, undefined],
+      ['setDeploymentStatus', 'succeeded', undefined],
+      ['cleanupWorkspace', undefined, undefined],
+    ]);
+    expect(stepNames(settings, 'update')).toEqual(['Get source', 'Install dependencies', 'Preview for approval', 'Approval', 'Pulumi operation']);
+    // Other operations do not wait.
+    expect(stepNames(settings, 'preview')).toEqual(['Get source', 'Install dependencies', 'Pulumi operation']);
+    if (RECORD) await recordHistory('deployment-approved', workflowId);
+  });
+
+  test('a rejection fails the deployment with its comment and applies nothing', async () => {
+    const h = harness();
+    const input = newInput(newStack(), 1, settings);
+    const workflowId = `deployment-test-${input.id}`;
+    const result = await h.run(async () => {
+      const handle = await env.client.workflow.start(deployment, { taskQueue: h.taskQueue, workflowId, args: [input] });
+      await waitingFor(h, input.id);
+      await handle.executeUpdate(rejectUpdate, { args: [decider('carol', 'not today')] });
+      const late = await handle.executeUpdate(approveUpdate, { args: [decider('bob')] }).catch((e: unknown) => e);
+      expect((late as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'NotWaiting' });
+      return handle.result();
+    });
+    expect(result).toEqual({ status: 'failed', message: 'Rejected by carol: not today' });
+    expect(h.callsFor(input.id).some((c) => c.activity === 'applyApproved')).toBe(false);
+    if (RECORD) await recordHistory('deployment-rejected', workflowId);
+  });
+
+  test('time-skipping: reminders fire at their lead times, then the approval times out', async () => {
+    const skipping = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: resolveTools().temporalTestServer } },
+    });
+    try {
+      // The deployment workflow keeps its status in a search attribute, which the server must know.
+      await skipping.connection.operatorService.addSearchAttributes({
+        namespace: skipping.namespace ?? 'default',
+        searchAttributes: { [StatusAttr.name]: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD },
+      });
+      const h = harness({}, () => skipping);
+      const timed: DeploymentSettings = { operationContext: { options: { requireApproval: { approvalTimeout: '72h', reminders: ['1h', '24h'] } } } };
+      const input = newInput(newStack(), 1, timed);
+      const notices = () => h.callsFor(input.id).filter((c) => c.activity === 'approvalNotice').map((c) => c.message);
+      const result = await h.run(async () => {
+        const handle = await skipping.client.workflow.start(deployment, { taskQueue: h.taskQueue, workflowId: `deployment-test-${input.id}`, args: [input] });
+        await waitingFor(h, input.id);
+        await eventually('requested', () => (notices().length === 1 ? true : undefined));
+        await skipping.sleep('47h');
+        expect(notices()).toHaveLength(1);
+        await skipping.sleep('2h');
+        await eventually('the 24h reminder', () => (notices().length === 2 ? true : undefined));
+        await skipping.sleep('21h');
+        expect(notices()).toHaveLength(2);
+        await skipping.sleep('2h');
+        await eventually('the 1h reminder', () => (notices().length >= 3 ? true : undefined));
+        return handle.result();
+      });
+      expect(result).toEqual({ status: 'failed', message: 'Failed: approval timed out after 72h (0 of 1 approval(s)).' });
+      expect(notices()).toEqual([
+        'Waiting for 1 approval(s) of: 1 to create. [deployment_approval_requested]',
+        'Reminder: still waiting for approval; it times out in 24h.',
+        'Reminder: still waiting for approval; it times out in 1h.',
+        'Approval timed out.',
+      ]);
+      expect(h.callsFor(input.id).some((c) => c.activity === 'applyApproved')).toBe(false);
+    } finally {
+      await skipping.teardown();
+    }
   });
 });
 

@@ -17,6 +17,7 @@ import { reportDeployment, type ReportOutcome } from './report';
 import { createScheduleActivities } from './schedules';
 import { createReviewActivities } from './review';
 import { createRemoveStack } from './remove-stack';
+import { approvalSharedActivities, approvalWorkspaceActivities } from './approval';
 
 export type { ActivityDeps } from './context';
 
@@ -61,6 +62,7 @@ export function createSharedActivities(deps: ActivityDeps) {
 
     ...createScheduleActivities(deps),
     ...createRemoveStack(deps),
+    ...approvalSharedActivities(deps),
   };
 }
 
@@ -114,6 +116,8 @@ export function createWorkspaceActivities(deps: ActivityDeps) {
       }
       void rm(trash, { recursive: true, force: true }).catch(() => undefined);
     },
+
+    ...approvalWorkspaceActivities(deps),
   };
 }
 

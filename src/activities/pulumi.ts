@@ -14,7 +14,7 @@ import {
   type UpOptions,
   type UpResult,
 } from '@pulumi/pulumi/automation';
-import { PULUMI_COMMAND, type Operation } from '../shared/deployment';
+import type { Operation } from '../shared/deployment';
 import type { ActivityDeps, OpenDeployment } from './context';
 import { Liveness } from './liveness';
 import type { LogWriter } from './log-writer';
@@ -23,6 +23,7 @@ import { killProcessesIn } from './process-tree';
 import { isWorkerShutdown } from './step';
 import { giveToSandbox, pulumiShim } from './sandbox';
 import { templateConfig } from './review-config';
+import { commandOf, runApprovalPhase, type ApprovalPhase } from './approval-plan';
 
 export interface PulumiSummary {
   result: string;
@@ -36,7 +37,7 @@ export interface PulumiSummary {
  * Cancellation sends SIGINT (Pulumi's graceful stop); after the grace period whatever still runs
  * in the program directory is killed.
  */
-export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: ActivityDeps): Promise<PulumiSummary> {
+export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: ActivityDeps, phase: ApprovalPhase = { kind: 'run' }): Promise<PulumiSummary> {
   const { killGraceMs, pulumiRoot } = deps;
   // Stopped by a cancel (Temporal) or by the liveness checks; either way Pulumi gets SIGINT first.
   const stopper = new AbortController();
@@ -71,19 +72,25 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
     onEvent: () => liveness.alive(),
     onError: (err: string) => log.write(err),
   };
-  log.line(`$ ${PULUMI_COMMAND[o.input.operation]} --stack ${o.input.stack}`);
+  const command = commandOf(o.input.operation, phase);
+  log.line(`$ ${command} --stack ${o.input.stack}`);
   try {
     const root = o.sandboxSpec ? pulumiShim(o.sandboxSpec, o.runDir, pulumiRoot) : pulumiRoot;
     const copyConfig = await templateConfig(deps, o);
     const stack = await selectStack(o, root);
     await copyConfig?.(stack, log);
-    return await RUN[o.input.operation](stack, common);
+    return await (phase.kind === 'run' ? RUN[o.input.operation](stack, common) : runApprovalPhase(o.input.operation, phase, stack, common, log));
   } catch (err) {
     // Recovered like a lost worker, not reported as a user's cancel.
     if (isWorkerShutdown(cancelled)) throw ApplicationFailure.nonRetryable('Pulumi was stopped: its worker shut down before the operation finished.', 'PulumiInterrupted');
     if (cancelled.aborted) throw Context.current().cancellationSignal.reason ?? err;
     if (liveness.stoppedBecause) throw ApplicationFailure.nonRetryable(`Pulumi was stopped: ${liveness.stoppedBecause}.`, 'PulumiInterrupted');
-    throw new Error(`${PULUMI_COMMAND[o.input.operation]} failed: ${lastError(err)}`);
+    if (err instanceof ApplicationFailure) throw err;
+    const why = lastError(err);
+    if (phase.kind === 'apply' && /violates plan|not allowed by the plan|expected resource operations/.test(why)) {
+      throw ApplicationFailure.nonRetryable(`The approved plan no longer applies (the stack changed since its preview); nothing beyond it was applied: ${why}`, 'PlanNoLongerApplies');
+    }
+    throw new Error(`${command} failed: ${why}`);
   } finally {
     liveness.dispose();
     clearInterval(beat);
@@ -93,12 +100,12 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
   }
 }
 
-type RunOptions = UpOptions & PreviewOptions & RefreshOptions & DestroyOptions;
-const fromResult = (r: UpResult | RefreshResult | DestroyResult): PulumiSummary => ({
+export type RunOptions = UpOptions & PreviewOptions & RefreshOptions & DestroyOptions;
+export const fromResult = (r: UpResult | RefreshResult | DestroyResult): PulumiSummary => ({
   result: r.summary.result,
   resourceChanges: r.summary.resourceChanges ?? {},
 });
-const fromPreview = (r: PreviewResult): PulumiSummary => ({ result: 'succeeded', resourceChanges: r.changeSummary });
+export const fromPreview = (r: PreviewResult): PulumiSummary => ({ result: 'succeeded', resourceChanges: r.changeSummary });
 
 /** The Automation API call behind each operation. */
 const RUN: Record<Operation, (stack: Stack, opts: RunOptions) => Promise<PulumiSummary>> = {

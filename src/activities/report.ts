@@ -44,7 +44,7 @@ export async function reportDeployment(
 
 /** The end of the Pulumi step's log; lines were masked when they were stored. */
 async function pulumiOutput(store: Store, input: DeploymentInput): Promise<string[]> {
-  const step = stepNames(await sealedSettings(store, input)).length - 1;
+  const step = stepNames(await sealedSettings(store, input), input.operation).length - 1;
   const total = await store.countLogs(input.id, step);
   // One line more than a comment shows, so it can say that earlier lines were left out.
   const from = Math.max(0, total - OUTPUT_MAX_LINES - 1);

@@ -16,6 +16,7 @@ import { tokenRoutes } from './routes/tokens';
 import { auditLogRoutes } from './routes/audit-logs';
 import { scheduleRoutes } from './routes/schedules';
 import { reviewStackRoutes } from './routes/review-stacks';
+import { approvalRoutes } from './routes/approvals';
 import { authenticate, authorize, isAdminToken } from './auth';
 import { codecRoutes } from '../codec/codec-routes';
 
@@ -43,6 +44,7 @@ export function createApp(deps: ApiDeps) {
     .route(`${stack}/deployments`, scheduleRoutes(deps))
     .route(`${stack}/deployments`, stackQueueRoutes(deps))
     .route(`${stack}/deployments`, deploymentRoutes(deps))
+    .route(`${stack}/deployments`, approvalRoutes(deps))
     .route(`${stack}/drift`, driftRoutes(deps))
     // Before orgQueueRoutes: GET / lists; the rest are pause, resume and metadata.
     .route('/api/orgs/:org/deployments', orgDeploymentRoutes(deps))

@@ -51,5 +51,17 @@ export function presentDeployment(d: DeploymentRecord, latestVersion: number, up
       source: git ? { git: { repoURL: git.repoURL, branch: git.branch, commit: git.commit, repoDir: git.repoDir } } : {},
     },
     updates,
+    ...presentApproval(d),
+  };
+}
+
+/** requireApproval (a Stackwright extension): what waits for approval, with a link to the preview's log, and every decision. */
+function presentApproval(d: DeploymentRecord) {
+  const r = d.approvalRequest;
+  if (!r) return {};
+  const logs = `/api/stacks/${d.org}/${d.project}/${d.stack}/deployments/${d.id}/logs?step=${r.previewStep}`;
+  return {
+    approval: { changeSummary: r.changeSummary, previewLogs: logs, requiredApprovals: r.requiredApprovals, approvers: r.approvers, deadline: r.deadline },
+    approvals: d.approvals ?? [],
   };
 }

@@ -27,7 +27,7 @@ export async function recordDeployment(
   req: NewDeploymentRequest,
   idempotency?: IdempotencyKey,
 ): Promise<{ record: DeploymentRecord; replayed: boolean }> {
-  const d = { ...req, steps: stepNames(req.settings), idempotency };
+  const d = { ...req, steps: stepNames(req.settings, req.operation), idempotency };
   for (let attempt = 1; ; attempt++) {
     if (idempotency) {
       const earlier = await store.findByIdempotencyKey(ref, idempotency.key);

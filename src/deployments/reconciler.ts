@@ -4,7 +4,7 @@ import type { DeploymentRecord } from '../store/deployments';
 import type { Store } from '../store/store';
 import { deploymentWorkflowId, stackWorkflowId } from '../shared/ids';
 import { finish } from './transitions';
-import { WAITING } from './status';
+import { ACTIVE, WAITING } from './status';
 
 export interface ReconcilerDeps {
   store: Store;
@@ -24,10 +24,10 @@ export const RECONCILE_INTERVAL_MS = 60_000;
  * an outcome recorded meanwhile by the workflow itself wins. Returns the deployments it finished.
  */
 export async function reconcile(deps: ReconcilerDeps, now = Date.now()): Promise<string[]> {
-  const open = await deps.store.listByStatus([...WAITING, 'running'], 10_000);
+  const open = await deps.store.listByStatus([...WAITING, ...ACTIVE], 10_000);
   const finished: string[] = [];
   for (const d of open) {
-    const why = d.status === 'running' ? await deploymentClosed(deps, d) : await queueClosed(deps, d, now);
+    const why = ACTIVE.includes(d.status) ? await deploymentClosed(deps, d) : await queueClosed(deps, d, now);
     if (why && (await finish(deps.store, d.id, 'failed', why))) {
       deps.log.warn({ deployment: d.id, reason: why }, 'reconciler finished a deployment its workflow left open');
       finished.push(d.id);

@@ -1,6 +1,6 @@
 import type { Store } from '../store/store';
 import type { DeploymentStatus } from '../shared/deployment';
-import { isFinal, movesTo, WAITING } from './status';
+import { ACTIVE, isFinal, movesTo, WAITING } from './status';
 
 // The one place that changes a deployment's status. Each write names the statuses it may move from
 // (status.ts) and the store refuses to leave a final status, so a late, repeated or concurrent
@@ -27,9 +27,10 @@ export function failUnqueued(store: Store, id: string, message: string): Promise
  * The deployment workflow's claim, before it runs anything: false when the deployment already ended
  * (never queued, cancelled, reconciled), which must then not run. Claiming a running deployment again
  * succeeds (a retried activity, a reset workflow): Temporal runs one workflow per deployment ID at a time.
+ * An approved deployment is claimed again to run its operation.
  */
 export function claim(store: Store, id: string): Promise<boolean> {
-  return store.setStatus(id, 'running', undefined, [...WAITING, 'running']);
+  return store.setStatus(id, 'running', undefined, [...WAITING, ...ACTIVE]);
 }
 
 /** Any forward move; to running, the claim. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { settingsFields, normalizeSettingsInput, type DeploymentSettings } from './settings';
 import type { StackRef } from './names';
 import { refuseUnsupported } from './unsupported-settings';
+import { APPROVAL_OPERATIONS, approvalPolicy } from './approval';
 
 export const Operation = z.enum(['update', 'preview', 'refresh', 'destroy', 'detect-drift', 'remediate-drift']);
 export type Operation = z.infer<typeof Operation>;
@@ -28,6 +29,9 @@ export const CreateDeploymentRequest = z.preprocess(
     .strict()
     .superRefine((r, ctx) => {
       refuseUnsupported(r, ctx);
+      if (r.operationContext?.options?.requireApproval && !APPROVAL_OPERATIONS.includes(r.operation)) {
+        ctx.addIssue({ code: 'custom', path: ['operationContext', 'options', 'requireApproval'], message: `only ${APPROVAL_OPERATIONS.join(', ')} wait for approval, not ${r.operation}` });
+      }
       const named = r.operationContext?.operation;
       if (named && named !== r.operation) {
         ctx.addIssue({ code: 'custom', path: ['operationContext', 'operation'], message: `must be empty or "${r.operation}", the operation requested` });
@@ -36,7 +40,8 @@ export const CreateDeploymentRequest = z.preprocess(
 );
 export type CreateDeploymentRequest = z.infer<typeof CreateDeploymentRequest>;
 
-export const DeploymentStatus = z.enum(['not-started', 'accepted', 'running', 'failed', 'succeeded', 'skipped']);
+// waiting-for-approval is Stackwright's own (requireApproval): the preview ran, the operation waits for approvals.
+export const DeploymentStatus = z.enum(['not-started', 'accepted', 'running', 'waiting-for-approval', 'failed', 'succeeded', 'skipped']);
 export type DeploymentStatus = z.infer<typeof DeploymentStatus>;
 export const TERMINAL: readonly DeploymentStatus[] = ['failed', 'succeeded', 'skipped'];
 
@@ -47,16 +52,19 @@ export const STEP = {
   install: 'Install dependencies',
   preRun: (n: number) => `Pre-run command ${n}`,
   pulumi: 'Pulumi operation',
+  plan: 'Preview for approval',
+  approval: 'Approval',
   recover: 'Recover stack',
 } as const;
 
-/** The ordered steps a deployment with these settings runs. */
-export function stepNames(settings: DeploymentSettings): string[] {
+/** The ordered steps a deployment with these settings runs (an operation waiting for approval has two more). */
+export function stepNames(settings: DeploymentSettings, operation?: Operation): string[] {
   const pre = settings.operationContext?.preRunCommands ?? [];
   return [
     STEP.source,
     ...(settings.operationContext?.options?.skipInstallDependencies ? [] : [STEP.install]),
     ...pre.map((_, i) => STEP.preRun(i + 1)),
+    ...(operation && approvalPolicy(settings, operation) ? [STEP.plan, STEP.approval] : []),
     STEP.pulumi,
   ];
 }

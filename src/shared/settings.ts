@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SecretInput, type StoredValue } from './secrets';
 import { refuseUnsupported } from './unsupported-settings';
+import { RequireApproval } from './approval';
 
 // Field names follow Pulumi Deployments' settings. Every optional field is nullish because a
 // settings patch removes a key by sending null (see merge.ts).
@@ -37,6 +38,8 @@ export const OperationOptions = z
     deleteAfterDestroy: z.boolean().nullish(),
     remediateIfDriftDetected: z.boolean().nullish(),
     shell: z.string().nullish(),
+    // A Stackwright extension: update, destroy and remediate-drift wait for approval (shared/approval.ts).
+    requireApproval: RequireApproval.nullish(),
   })
   .strict();
 
@@ -172,7 +175,7 @@ export interface DeploymentSettings {
   operationContext?: {
     preRunCommands?: string[];
     environmentVariables?: Record<string, StoredValue>;
-    options?: { skipInstallDependencies?: boolean; skipIntermediateDeployments?: boolean; deleteAfterDestroy?: boolean; remediateIfDriftDetected?: boolean; shell?: string };
+    options?: { skipInstallDependencies?: boolean; skipIntermediateDeployments?: boolean; deleteAfterDestroy?: boolean; remediateIfDriftDetected?: boolean; shell?: string; requireApproval?: RequireApproval };
     [k: string]: unknown;
   };
   [k: string]: unknown;

@@ -8,6 +8,8 @@ export type AuditEvent =
   | 'settings.delete'
   | 'deployment.create'
   | 'deployment.cancel'
+  | 'deployment.approve'
+  | 'deployment.reject'
   | 'stack.create'
   | 'stack.pause'
   | 'stack.resume'

@@ -6,6 +6,7 @@ import { stackKey, type StackRef } from '../shared/names';
 import type { DeploymentSettings } from '../shared/settings';
 import { TERMINAL, type DeploymentStatus, type Operation, type StepStatus } from '../shared/deployment';
 import type { ResourceChanges } from '../shared/drift';
+import type { ApprovalRequest, Decision } from '../shared/approval';
 
 export interface StepRecord {
   name: string;
@@ -34,6 +35,10 @@ export interface DeploymentRecord extends StackRef {
   driftDetected: boolean | null;
   /** The remediate-drift deployment this detection queued. */
   driftRemediationId: string | null;
+  /** requireApproval: what the deployment asked approval for, once its preview ran. */
+  approvalRequest?: ApprovalRequest | null;
+  /** requireApproval: every decision, in order. */
+  approvals?: Decision[];
 }
 
 export interface NewDeployment {
@@ -386,6 +391,8 @@ export class DeploymentStore {
       resourceChanges: r.resource_changes === null ? null : JSON.parse(r.resource_changes),
       driftDetected: r.drift_detected === null ? null : r.drift_detected === 1,
       driftRemediationId: r.drift_remediation_id,
+      approvalRequest: r.approval_request ? JSON.parse(r.approval_request) : null,
+      approvals: r.approvals ? JSON.parse(r.approvals) : [],
       steps: steps
         .filter((s) => s.deployment_id === r.id)
         .map((s) => ({ name: s.name, status: s.status as StepStatus, started: s.started, lastUpdated: s.last_updated })),

@@ -227,6 +227,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Approvals: what a deployment waiting for approval showed, and every decision on it.
+  '0010_approvals': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('deployments').addColumn('approval_request', 'text').execute();
+      await db.schema.alterTable('deployments').addColumn('approvals', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -30,6 +30,8 @@ export interface Database {
     resource_changes: string | null; // JSON change summary of the Pulumi operation
     drift_detected: number | null; // drift operations only: 1 when the refresh found changes
     drift_remediation_id: string | null; // the remediate-drift deployment a detection queued
+    approval_request?: string | null; // JSON ApprovalRequest: what a deployment waiting for approval showed
+    approvals?: string | null; // JSON Decision[]: every approve and reject, in order
   };
   deployment_steps: {
     deployment_id: string;

@@ -1,7 +1,7 @@
 import { Octokit } from '@octokit/rest';
 import { commentBody, commentMarker, statusContext, statusDescription, type Report } from './report-text';
 
-const STATE = { 'not-started': 'pending', accepted: 'pending', running: 'pending', succeeded: 'success', failed: 'failure' } as const;
+const STATE = { 'not-started': 'pending', accepted: 'pending', running: 'pending', 'waiting-for-approval': 'pending', succeeded: 'success', failed: 'failure' } as const;
 
 /**
  * Commit statuses rather than check runs: statuses work with any token (check runs need a GitHub

@@ -1,7 +1,7 @@
 import { commentBody, commentMarker, statusContext, statusDescription, type Report } from './report-text';
 import { isFinal, REPORT_TIMEOUT_MS } from './github-report';
 
-const STATE = { 'not-started': 'pending', accepted: 'pending', running: 'running', succeeded: 'success', failed: 'failed', skipped: 'skipped' } as const;
+const STATE = { 'not-started': 'pending', accepted: 'pending', running: 'running', 'waiting-for-approval': 'pending', succeeded: 'success', failed: 'failed', skipped: 'skipped' } as const;
 
 /** A commit status per deployment and, for merge requests, one note per stack (GitLab REST API v4). */
 export async function reportToGitLab(o: { apiUrl: string; token: string }, r: Report): Promise<void> {

@@ -16,6 +16,8 @@ import { planOfInput, type DeploymentInput, type DeploymentResult, type Deployme
 import { remediationWanted } from '../shared/drift';
 import { StatusAttr } from '../shared/search-attributes';
 import { stopSignal, type StopRequest } from './definitions';
+import { approvalPolicy } from '../shared/approval';
+import { previewAndAwaitApproval } from './approval';
 
 const shared = proxyActivities<SharedActivities>({
   startToCloseTimeout: '30 seconds',
@@ -33,6 +35,8 @@ const recovery = proxyActivities<SharedActivities>({
 const RECOVERY_PATCH = 'recover-interrupted-pulumi';
 /** Added when queueing remediateIfDriftDetected's remediation moved from the Pulumi activity to the workflow. */
 const REMEDIATION_PATCH = 'queue-remediation-from-workflow';
+/** Added with requireApproval: preview with a saved plan, wait for approvals, apply the plan. */
+const APPROVAL_PATCH = 'require-approval';
 
 // Reporting to the git host is best effort: a few tries, then the deployment goes on without it.
 const reporting = proxyActivities<SharedActivities>({
@@ -101,6 +105,12 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
       await ws.quick.getSource(input, step++);
       if (!options.skipInstallDependencies) await ws.quick.installDependencies(input, step++);
       for (let i = 0; i < preRunCommands; i++) await ws.quick.preRunCommand(input, step++, i);
+      const approval = approvalPolicy({ operationContext: { options } }, input.operation);
+      if (approval && patched(APPROVAL_PATCH)) {
+        const approved = await previewAndAwaitApproval(input, approval, ws.pulumi, step, (yes) => (inPulumi = yes));
+        inPulumi = true;
+        return ws.pulumi.applyApproved(input, step + 2, approved);
+      }
       inPulumi = true;
       return ws.pulumi.pulumiOperation(input, step);
     });
