@@ -55,6 +55,8 @@ export const EnvConfig = z.object({
     }),
   STACKWRIGHT_NPM_CACHE: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
   STACKWRIGHT_ALLOW_LOCAL_REPOS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  STACKWRIGHT_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  STACKWRIGHT_HOOK_RETRY_SECONDS: z.coerce.number().min(0.01).max(3600).default(60),
 });
 export type EnvConfig = z.infer<typeof EnvConfig>;
 

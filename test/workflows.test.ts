@@ -108,7 +108,10 @@ type Hooks = Partial<Record<WorkspaceName, (id: string, input?: DeploymentInput)
   summary?: (input: DeploymentInput) => Awaited<ReturnType<WorkspaceActivities['pulumiOperation']>>;
   /** The remediation the store would record for a detection. */
   remediation?: (detection: DeploymentInput) => DeploymentInput;
+  /** Hook and chain activities (events are recorded in `published` unless replaced). */
+  hookActivities?: Partial<HookActivities>;
 };
+type HookActivities = Pick<SharedActivities, 'publishEvent' | 'deliverHook' | 'hasDependents' | 'chainPlan' | 'queueChainLink' | 'awaitDeployment' | 'cancelChainDeployment'>;
 
 /**
  * Mocked activities on a task queue of their own, wired like src/worker.ts: the shared queue runs
@@ -118,6 +121,20 @@ function harness(hooks: Hooks = {}) {
   const taskQueue = `wf-test-${randomUUID()}`;
   const sessionQueue = `${taskQueue}/session`;
   const calls: Call[] = [];
+  const published: Parameters<SharedActivities['publishEvent']>[0][] = [];
+  const unexpected = (name: string) => async (): Promise<never> => {
+    throw ApplicationFailure.nonRetryable(`${name} was not expected`);
+  };
+  const hookActivities: HookActivities = {
+    publishEvent: async (e) => void published.push(e),
+    deliverHook: unexpected('deliverHook'),
+    hasDependents: async () => false,
+    chainPlan: unexpected('chainPlan'),
+    queueChainLink: unexpected('queueChainLink'),
+    awaitDeployment: unexpected('awaitDeployment'),
+    cancelChainDeployment: unexpected('cancelChainDeployment'),
+    ...hooks.hookActivities,
+  };
   const step = async (activity: WorkspaceName, input: DeploymentInput, step: number, preRunIndex?: number) => {
     calls.push({ activity, id: input.id, step, ...(preRunIndex !== undefined ? { preRunIndex } : {}) });
     await hooks[activity]?.(input.id, input);
@@ -146,6 +163,7 @@ function harness(hooks: Hooks = {}) {
       if (!hooks.remediation) throw ApplicationFailure.nonRetryable('no remediation expected');
       return hooks.remediation(detection);
     },
+    ...hookActivities,
   };
   const workspace: WorkspaceActivities = {
     getSource: async (input, n) => {
@@ -167,6 +185,7 @@ function harness(hooks: Hooks = {}) {
   return {
     taskQueue,
     calls,
+    published,
     callsFor: (id: string) => calls.filter((c) => c.id === id),
     async run<T>(fn: () => Promise<T>): Promise<T> {
       const workers = await Promise.all([

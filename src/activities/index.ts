@@ -14,6 +14,7 @@ import { recoverStack } from './recover';
 import { recordOutcome } from './drift';
 import type { StackRef } from '../shared/names';
 import { reportDeployment, type ReportOutcome } from './report';
+import { createHookActivities } from './events';
 
 export type { ActivityDeps } from './context';
 
@@ -55,6 +56,8 @@ export function createSharedActivities(deps: ActivityDeps) {
 
     /** Tells the commit or pull request behind a git-triggered deployment how it went (nothing otherwise). */
     reportDeployment: (input: DeploymentInput, outcome: ReportOutcome) => reportDeployment(deps, input, outcome),
+
+    ...createHookActivities(deps),
   };
 }
 

@@ -2,3 +2,5 @@
 export { deployment } from './deployment';
 export { stackQueue } from './stack-queue';
 export { webhookDelivery } from './webhook-delivery';
+export { hookDelivery } from './hook-delivery';
+export { chain, chainLink } from './chain';
