@@ -16,6 +16,8 @@ import { tokenRoutes } from './routes/tokens';
 import { auditLogRoutes } from './routes/audit-logs';
 import { authenticate, authorize, isAdminToken } from './auth';
 import { codecRoutes } from '../codec/codec-routes';
+import { hookRoutes } from './routes/hooks';
+import { chainRoutes, dependentRoutes } from './routes/dependents';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -39,7 +41,11 @@ export function createApp(deps: ApiDeps) {
     .route(`${stack}/deployments/settings`, settingsRoutes(deps))
     // Before deploymentRoutes, whose GET /:id would otherwise take /metadata.
     .route(`${stack}/deployments`, stackQueueRoutes(deps))
+    .route(`${stack}/deployments`, chainRoutes(deps))
     .route(`${stack}/deployments`, deploymentRoutes(deps))
+    .route(`${stack}/hooks`, hookRoutes(deps, 'stack'))
+    .route(`${stack}/dependents`, dependentRoutes(deps))
+    .route('/api/orgs/:org/hooks', hookRoutes(deps, 'org'))
     .route(`${stack}/drift`, driftRoutes(deps))
     // Before orgQueueRoutes: GET / lists; the rest are pause, resume and metadata.
     .route('/api/orgs/:org/deployments', orgDeploymentRoutes(deps))

@@ -42,7 +42,11 @@ export interface ChainStep {
 export function chainWaves(root: string, edges: DependentEdge[]): ChainStep[][] {
   const reach = new Set<string>();
   const visit = (k: string) => {
-    for (const e of edges) if (e.from === k && !reach.has(e.to)) reach.add(e.to), visit(e.to);
+    for (const e of edges) {
+      if (e.from !== k || reach.has(e.to)) continue;
+      reach.add(e.to);
+      visit(e.to);
+    }
   };
   visit(root);
   reach.delete(root);

@@ -14,7 +14,13 @@ export type AuditEvent =
   | 'organization.pause'
   | 'organization.resume'
   | 'token.create'
-  | 'token.revoke';
+  | 'token.revoke'
+  | 'hook.create'
+  | 'hook.update'
+  | 'hook.delete'
+  | 'dependent.create'
+  | 'dependent.delete'
+  | 'chain.cancel';
 
 /** One change: who (actor, and the token it used), what (event, description), when, to what (target). */
 export interface AuditEntry {
