@@ -13,7 +13,9 @@ import type { SharedActivities, WorkspaceActivities } from '../src/activities';
 import { resolveTools } from '../src/tools';
 import { SESSION_WORKER_OPTIONS } from '../src/worker';
 import { claimDelivery, deliveryWorkflowId } from '../src/deployments/delivery';
-import { deployment, stackQueue } from '../src/workflows';
+import { chain, deployment, hookDelivery, stackQueue } from '../src/workflows';
+import { chainStateQuery } from '../src/workflows/chain';
+import { chainWorkflowId, type ChainInput, type ChainStep } from '../src/shared/chain';
 import { cancelSignal, enqueueSignal, queueStateQuery, wakeSignal } from '../src/workflows/definitions';
 import { stepNames, type DeploymentInput, type DeploymentStatus } from '../src/shared/deployment';
 import { deploymentWorkflowId, stackWorkflowId } from '../src/shared/ids';
@@ -802,6 +804,141 @@ describe('webhookDelivery', () => {
   test('delivery ids outside a safe alphabet are hashed into the workflow id', () => {
     expect(deliveryWorkflowId('github', '72d3162e-cc78-11e3-81ab-4c9367dc0958')).toBe('delivery/github/72d3162e-cc78-11e3-81ab-4c9367dc0958');
     expect(deliveryWorkflowId('gitlab', '../../x y')).toMatch(/^delivery\/gitlab\/[0-9a-f]{64}$/);
+  });
+});
+
+describe('chain', () => {
+  // A → B, A → C, B → D: B and C in the first wave, D in the second.
+  const waves: ChainStep[][] = [
+    [
+      { project: 'website', stack: 'b', upstreams: [{ key: 'website/a', when: 'succeeded' }] },
+      { project: 'website', stack: 'c', upstreams: [{ key: 'website/a', when: 'succeeded' }] },
+    ],
+    [{ project: 'website', stack: 'd', upstreams: [{ key: 'website/b', when: 'succeeded' }] }],
+  ];
+  const root = (): ChainInput => ({ org: 'acme', project: 'website', stack: 'a', deploymentId: `root-${randomUUID()}`, version: 1 });
+
+  /** Links' deployments end as `outcome` says; one that is 'hold' waits (heartbeating) until cancelled, then fails. */
+  function chainHarness(outcome: Record<string, 'succeeded' | 'failed' | 'hold'>) {
+    const log: string[] = [];
+    const waits = new Map<string, number>();
+    const h = harness({
+      hookActivities: {
+        chainPlan: async () => waves,
+        queueChainLink: async (link) => {
+          log.push(`queue ${link.stack} after ${link.upstreams.map((u) => u.deploymentId.replace(/^root-.*/, 'root')).join(',')}`);
+          return { id: `dep-${link.stack}`, version: 1 };
+        },
+        awaitDeployment: async (id) => {
+          const stack = id.replace(/^dep-/, '');
+          const n = (waits.get(id) ?? 0) + 1;
+          waits.set(id, n);
+          if (id.startsWith('root-')) return { status: 'succeeded', resourceChanges: { create: 1 } };
+          if (outcome[stack] === 'hold' && n === 1) {
+            for (;;) {
+              Context.current().heartbeat();
+              await Context.current().sleep(100);
+            }
+          }
+          await sleep(stack === 'c' ? 300 : 50);
+          const status = outcome[stack] === 'hold' ? 'failed' : outcome[stack];
+          log.push(`${stack} ${status}`);
+          return { status };
+        },
+        cancelChainDeployment: async (_ref, id) => void log.push(`cancel ${id}`),
+      },
+    });
+    return { h, log };
+  }
+
+  test('deploys wave by wave: B and C after A, D after B, each with its upstream', async () => {
+    const { h, log } = chainHarness({ b: 'succeeded', c: 'succeeded', d: 'succeeded' });
+    const input = root();
+    const workflowId = chainWorkflowId('acme', input.deploymentId);
+    const result = await h.run(() => env.client.workflow.execute(chain, { taskQueue: h.taskQueue, workflowId, args: [input] }));
+    expect(result.status).toBe('succeeded');
+    expect(result.links.map((l) => [l.stack, l.wave, l.status, l.deploymentId])).toEqual([
+      ['b', 1, 'succeeded', 'dep-b'],
+      ['c', 1, 'succeeded', 'dep-c'],
+      ['d', 2, 'succeeded', 'dep-d'],
+    ]);
+    // D is queued only once both of the first wave ended (the wave is one step of the DAG).
+    expect(log.indexOf('queue d after dep-b')).toBeGreaterThan(log.indexOf('c succeeded'));
+    expect(log.slice(0, 2).sort()).toEqual(['queue b after root', 'queue c after root']);
+    if (RECORD) await recordHistory('chain-succeeded', workflowId);
+  });
+
+  test('a failed link stops the rest of its wave and every later one; the chain fails', async () => {
+    const { h, log } = chainHarness({ b: 'failed', c: 'hold', d: 'succeeded' });
+    const input = root();
+    const workflowId = chainWorkflowId('acme', input.deploymentId);
+    await h.run(async () => {
+      const handle = await env.client.workflow.start(chain, { taskQueue: h.taskQueue, workflowId, args: [input] });
+      await expect(handle.result()).rejects.toThrow();
+      const state = await handle.query(chainStateQuery);
+      expect(state.links.map((l) => [l.stack, l.status])).toEqual([
+        ['b', 'failed'],
+        ['c', 'cancelled'],
+        ['d', 'skipped'],
+      ]);
+      expect((await handle.describe()).status.name).toBe('FAILED');
+    });
+    expect(log).toContain('cancel dep-c');
+    expect(log.some((l) => l.startsWith('queue d'))).toBe(false);
+    if (RECORD) await recordHistory('chain-failed', workflowId);
+  });
+
+  test('cancelling the chain cancels its running links, which stop their deployments', async () => {
+    const { h, log } = chainHarness({ b: 'hold', c: 'hold', d: 'succeeded' });
+    const input = root();
+    const workflowId = chainWorkflowId('acme', input.deploymentId);
+    await h.run(async () => {
+      const handle = await env.client.workflow.start(chain, { taskQueue: h.taskQueue, workflowId, args: [input] });
+      await eventually('both links queued', () => (log.length === 2 ? true : undefined));
+      await handle.cancel();
+      await expect(handle.result()).rejects.toThrow();
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
+      expect((await handle.query(chainStateQuery)).links.map((l) => l.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    });
+    expect(log.filter((l) => l.startsWith('cancel')).sort()).toEqual(['cancel dep-b', 'cancel dep-c']);
+    if (RECORD) await recordHistory('chain-cancelled', workflowId);
+  });
+
+  test('a successful update publishes its events and starts the chain of its dependents', async () => {
+    const started: string[] = [];
+    const h = harness({ hookActivities: { hasDependents: async () => true, chainPlan: async () => (started.push('plan'), []), awaitDeployment: async () => ({ status: 'succeeded' }) } });
+    const input = newInput(newStack(), 1);
+    await h.run(async () => {
+      await env.client.workflow.execute(deployment, { taskQueue: h.taskQueue, workflowId: `d-${input.id}`, args: [input] });
+      const c = await env.client.workflow.getHandle(chainWorkflowId(input.org, input.id)).result();
+      expect(c.status).toBe('succeeded');
+    });
+    expect(h.published.map((e) => e.kind)).toEqual(['deployment_started', 'deployment_succeeded', 'update_succeeded']);
+    expect(h.published[0]).toMatchObject({ organization: input.org, project: input.project, stack: input.stack, deploymentId: input.id });
+    expect(started).toEqual(['plan']);
+    if (RECORD) await recordHistory('deployment-hook-events', `d-${input.id}`);
+  });
+
+  test('a hook delivery retries a failing receiver with backoff and gives up after its attempts', async () => {
+    const attempts: number[] = [];
+    const h = harness({
+      hookActivities: {
+        deliverHook: async () => {
+          attempts.push(Context.current().info.attempt);
+          if (attempts.length < 3) throw ApplicationFailure.retryable('receiver answered 500');
+          return true;
+        },
+      },
+    });
+    await h.run(async () => {
+      const ok = await env.client.workflow.execute(hookDelivery, {
+        taskQueue: h.taskQueue,
+        workflowId: `hook-${randomUUID()}`,
+        args: [{ deliveryId: 'x', retry: { initialIntervalMs: 50, maximumAttempts: 7 } }],
+      });
+      expect(ok).toBe(true);
+    });
+    expect(attempts).toEqual([1, 2, 3]);
   });
 });
 

@@ -59,7 +59,7 @@ export async function requestDeployment(deps: QueueDeps, ref: StackRef, req: New
   }
   if (deps.hooks && !replayed) {
     const { hooks } = deps;
-    const event = { kind: 'deployment_queued' as const, organization: ref.org, project: ref.project, stack: ref.stack, deploymentId: record.id };
+    const event = { kind: 'deployment_queued' as const, organization: ref.org, project: ref.project, stack: ref.stack, deploymentId: record.id, data: { status: 'not-started' } };
     // Hooks never hold up (or fail) a deployment request.
     await publishHookEvent({ ...deps, hooks, publicUrl: deps.publicUrl ?? '' }, event, `${record.id}/deployment_queued`).catch((err: unknown) =>
       deps.log.error({ err, deployment: record.id }, 'could not publish the deployment_queued event'),

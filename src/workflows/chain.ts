@@ -11,10 +11,9 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities';
-import type { ChainInput, ChainLinkInput, ChainLinkState, ChainState, ChainStep } from '../shared/chain';
+import { chainWorkflowId, type ChainInput, type ChainLinkInput, type ChainLinkState, type ChainState, type ChainStep } from '../shared/chain';
 
 export const chainStateQuery = defineQuery<ChainState>('chainState');
 /** Sent by a link to its chain once its deployment is queued. */
@@ -40,16 +39,15 @@ const changedAny = (rc?: Record<string, number>) => Object.entries(rc ?? {}).som
  * fails, the rest of its wave is stopped and no later wave starts; cancelling the chain stops all of it.
  */
 export async function chain(root: ChainInput): Promise<ChainState> {
-  const chainId = workflowInfo().workflowId;
+  // From the input, not workflowInfo(): the links' ids must replay the same under any workflow id.
+  const chainId = chainWorkflowId(root.org, root.deploymentId);
   const top = CancellationScope.current();
-  const waves = await acts.chainPlan(root);
-  const state: ChainState = {
-    status: 'running',
-    links: waves.flatMap((w, i) => w.map((s): ChainLinkState => ({ project: s.project, stack: s.stack, wave: i + 1, status: 'pending' }))),
-  };
+  const state: ChainState = { status: 'running', links: [] };
   const link = (key: string) => state.links.find((l) => `${l.project}/${l.stack}` === key)!;
   setHandler(chainStateQuery, () => state);
   setHandler(linkQueuedSignal, ({ key, id, version }) => void Object.assign(link(key), { deploymentId: id, version }));
+  const waves = await acts.chainPlan(root);
+  state.links = waves.flatMap((w, i) => w.map((s): ChainLinkState => ({ project: s.project, stack: s.stack, wave: i + 1, status: 'pending' })));
 
   const rootEnd = await acts.awaitDeployment(root.deploymentId);
   const done = new Map<string, LinkResult>([[`${root.project}/${root.stack}`, { id: root.deploymentId, version: root.version, ...rootEnd }]]);
