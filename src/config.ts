@@ -63,6 +63,8 @@ export const EnvConfig = z.object({
       if (leads.some((m) => !m)) ctx.addIssue({ code: 'custom', message: 'expected lead times such as 24h,1h,30m,7d (minutes, hours, days)' });
       return leads.map((m) => Number(m![1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m![2] as 'm' | 'h' | 'd']);
     }),
+  STACKWRIGHT_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  STACKWRIGHT_HOOK_RETRY_SECONDS: z.coerce.number().min(0.01).max(3600).default(60),
 });
 export type EnvConfig = z.infer<typeof EnvConfig>;
 

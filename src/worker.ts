@@ -7,6 +7,8 @@ import { resolveTools } from './tools';
 import { PROCESS_IDENTITY, workerId } from './worker-identity';
 import { codecKeys, dataConverter } from './codec/payload-codec';
 import { sandboxNpmCache } from './activities/sandbox';
+import { Client } from '@temporalio/client';
+import { hookRetry } from './deployments/hook-events';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -47,6 +49,12 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     pulumiIdleTimeoutMs: o.config.STACKWRIGHT_PULUMI_IDLE_TIMEOUT_SECONDS * 1000,
     pulumiMaxDurationMs: o.config.STACKWRIGHT_PULUMI_MAX_DURATION_SECONDS * 1000,
     retryInterrupted: o.config.STACKWRIGHT_RETRY_INTERRUPTED,
+    temporal: new Client({
+      connection: o.connection,
+      namespace: o.config.TEMPORAL_NAMESPACE,
+      dataConverter: dataConverter(codecKeys(o.config.secretsKey, o.config.STACKWRIGHT_CODEC_KEYS)),
+    }),
+    hooks: { retry: hookRetry(o.config.STACKWRIGHT_HOOK_RETRY_SECONDS), allowPrivate: o.config.STACKWRIGHT_WEBHOOK_ALLOW_PRIVATE },
     report: {
       githubApiUrl: o.config.STACKWRIGHT_GITHUB_API_URL,
       githubToken: o.config.STACKWRIGHT_GITHUB_TOKEN,

@@ -203,8 +203,26 @@ const T = '{orgName}/{projectName}/{stackName}';
     for (const s of [raw, drift, ttl]) await call('DELETE', `${stackPath}/deployments/schedules/${s.id}`);
   });
 
+  test('hooks: create, get, list, patch, ping, deliveries, redeliver (stack and organization)', async () => {
+    for (const [base, tpl] of [[`${stackPath}/hooks`, `/api/stacks/${T}/hooks`], [`/api/orgs/${org}/hooks`, '/api/orgs/{orgName}/hooks']]) {
+      const created = await call('POST', base, { displayName: 'contract', payloadUrl: 'http://127.0.0.1:9/hook', secret: 's3cr3t', active: true });
+      expect(violations(schemaFor(tpl, 'post'), created)).toEqual([]);
+      const one = `${base}/${created.name}`;
+      expect(violations(schemaFor(`${tpl}/{hookName}`, 'get'), await call('GET', one))).toEqual([]);
+      expect(violations(schemaFor(tpl, 'get'), await call('GET', base))).toEqual([]);
+      expect(violations(schemaFor(`${tpl}/{hookName}`, 'patch'), await call('PATCH', one, { filters: ['update_succeeded'] }))).toEqual([]);
+      // Loopback is refused here: the ping is recorded with no response.
+      const ping = await call('POST', `${one}/ping`);
+      expect(ping.responseCode).toBe(0);
+      expect(violations(schemaFor(`${tpl}/{hookName}/ping`, 'post'), ping)).toEqual([]);
+      expect(violations(schemaFor(`${tpl}/{hookName}/deliveries`, 'get'), await call('GET', `${one}/deliveries`))).toEqual([]);
+      const again = await call('POST', `${one}/deliveries/${ping.id}/redeliver`);
+      expect(violations(schemaFor(`${tpl}/{hookName}/deliveries/{event}/redeliver`, 'post'), again)).toEqual([]);
+    }
+  });
+
   test('routes of the description that Stackwright does not serve answer 404 with {code, message}', async () => {
-    const served = /deployments(\/|$)|\/settings|\/drift\/(runs|status)$|\/export$|\/updates|\/api\/user|\/capabilities|^\/api\/stacks\/[^/]+\/[^/]+\/[^/]+$/;
+    const served = /deployments(\/|$)|\/settings|\/drift\/(runs|status)$|\/export$|\/updates|\/api\/user|\/capabilities|\/hooks(\/|$)|^\/api\/stacks\/[^/]+\/[^/]+\/[^/]+$/;
     const unserved = Object.keys(spec!.paths).filter((p) => !served.test(p) || /cache/.test(p));
     expect(unserved.length).toBeGreaterThan(0);
     for (const p of unserved) {

@@ -15,7 +15,9 @@ import { SESSION_WORKER_OPTIONS } from '../src/worker';
 import { historyFromJson, writeHistory } from './helpers/histories';
 import { unusedScheduleActivities } from './helpers/schedule-activities';
 import { claimDelivery, deliveryWorkflowId } from '../src/deployments/delivery';
-import { deployment, stackQueue } from '../src/workflows';
+import { chain, deployment, hookDelivery, stackQueue } from '../src/workflows';
+import { chainStateQuery } from '../src/workflows/chain';
+import { chainWorkflowId, type ChainInput, type ChainStep } from '../src/shared/chain';
 import { cancelSignal, enqueueSignal, queueStateQuery, wakeSignal } from '../src/workflows/definitions';
 import { approvalQuery, approveUpdate, rejectUpdate } from '../src/workflows/approval-definitions';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -94,7 +96,10 @@ type Hooks = Partial<Record<WorkspaceName, (id: string, input?: DeploymentInput)
   summary?: (input: DeploymentInput) => Awaited<ReturnType<WorkspaceActivities['pulumiOperation']>>;
   /** The remediation the store would record for a detection. */
   remediation?: (detection: DeploymentInput) => DeploymentInput;
+  /** Hook and chain activities (events are recorded in `published` unless replaced). */
+  hookActivities?: Partial<HookActivities>;
 };
+type HookActivities = Pick<SharedActivities, 'publishEvent' | 'deliverHook' | 'hasDependents' | 'chainPlan' | 'queueChainLink' | 'awaitDeployment' | 'cancelChainDeployment'>;
 
 /**
  * Mocked activities on a task queue of their own, wired like src/worker.ts: the shared queue runs
@@ -104,6 +109,20 @@ function harness(hooks: Hooks = {}, on: () => TestWorkflowEnvironment = () => en
   const taskQueue = `wf-test-${randomUUID()}`;
   const sessionQueue = `${taskQueue}/session`;
   const calls: Call[] = [];
+  const published: Parameters<SharedActivities['publishEvent']>[0][] = [];
+  const unexpected = (name: string) => async (): Promise<never> => {
+    throw ApplicationFailure.nonRetryable(`${name} was not expected`);
+  };
+  const hookActivities: HookActivities = {
+    publishEvent: async (e) => void published.push(e),
+    deliverHook: unexpected('deliverHook'),
+    hasDependents: async () => false,
+    chainPlan: unexpected('chainPlan'),
+    queueChainLink: unexpected('queueChainLink'),
+    awaitDeployment: unexpected('awaitDeployment'),
+    cancelChainDeployment: unexpected('cancelChainDeployment'),
+    ...hooks.hookActivities,
+  };
   const step = async (activity: WorkspaceName, input: DeploymentInput, step: number, preRunIndex?: number) => {
     calls.push({ activity, id: input.id, step, ...(preRunIndex !== undefined ? { preRunIndex } : {}) });
     await hooks[activity]?.(input.id, input);
@@ -143,6 +162,7 @@ function harness(hooks: Hooks = {}, on: () => TestWorkflowEnvironment = () => en
     approvalNotice: async (input, n, line) => {
       calls.push({ activity: 'approvalNotice', id: input.id, step: n, message: line });
     },
+    ...hookActivities,
   };
   const workspace: WorkspaceActivities = {
     getSource: async (input, n) => {
@@ -172,6 +192,7 @@ function harness(hooks: Hooks = {}, on: () => TestWorkflowEnvironment = () => en
   return {
     taskQueue,
     calls,
+    published,
     callsFor: (id: string) => calls.filter((c) => c.id === id),
     async run<T>(fn: () => Promise<T>): Promise<T> {
       const workers = await Promise.all([
@@ -887,6 +908,125 @@ describe('deployment approvals', () => {
     } finally {
       await skipping.teardown();
     }
+  });
+});
+
+describe('chain', () => {
+  // A → B, A → C, B → D: B and C in the first wave, D in the second.
+  const waves: ChainStep[][] = [
+    [
+      { project: 'website', stack: 'b', upstreams: [{ key: 'website/a', when: 'succeeded' }] },
+      { project: 'website', stack: 'c', upstreams: [{ key: 'website/a', when: 'succeeded' }] },
+    ],
+    [{ project: 'website', stack: 'd', upstreams: [{ key: 'website/b', when: 'succeeded' }] }],
+  ];
+  const root = (): ChainInput => ({ org: 'acme', project: 'website', stack: 'a', deploymentId: `root-${randomUUID()}`, version: 1 });
+
+  /** Links' deployments end as `outcome` says; one that is 'hold' waits (heartbeating) until cancelled, then fails. */
+  function chainHarness(outcome: Record<string, 'succeeded' | 'failed' | 'hold'>) {
+    const log: string[] = [];
+    const waits = new Map<string, number>();
+    const h = harness({
+      hookActivities: {
+        chainPlan: async () => waves,
+        queueChainLink: async (link) => {
+          log.push(`queue ${link.stack} after ${link.upstreams.map((u) => u.deploymentId.replace(/^root-.*/, 'root')).join(',')}`);
+          return { id: `dep-${link.stack}`, version: 1 };
+        },
+        awaitDeployment: async (id) => {
+          const stack = id.replace(/^dep-/, '');
+          const n = (waits.get(id) ?? 0) + 1;
+          waits.set(id, n);
+          if (id.startsWith('root-')) return { status: 'succeeded', resourceChanges: { create: 1 } };
+          if (outcome[stack] === 'hold' && n === 1) {
+            for (;;) {
+              Context.current().heartbeat();
+              await Context.current().sleep(100);
+            }
+          }
+          await sleep(stack === 'c' ? 300 : 50);
+          const status = outcome[stack] === 'hold' ? 'failed' : outcome[stack];
+          log.push(`${stack} ${status}`);
+          return { status };
+        },
+        cancelChainDeployment: async (_ref, id) => void log.push(`cancel ${id}`),
+      },
+    });
+    return { h, log };
+  }
+
+  test('deploys wave by wave: B and C after A, D after B, each with its upstream', async () => {
+    const { h, log } = chainHarness({ b: 'succeeded', c: 'succeeded', d: 'succeeded' });
+    const input = root();
+    const workflowId = chainWorkflowId('acme', input.deploymentId);
+    const result = await h.run(() => env.client.workflow.execute(chain, { taskQueue: h.taskQueue, workflowId, args: [input] }));
+    expect(result.status).toBe('succeeded');
+    expect(result.links.map((l) => [l.stack, l.wave, l.status, l.deploymentId])).toEqual([
+      ['b', 1, 'succeeded', 'dep-b'],
+      ['c', 1, 'succeeded', 'dep-c'],
+      ['d', 2, 'succeeded', 'dep-d'],
+    ]);
+    // D is queued only once both of the first wave ended (the wave is one step of the DAG).
+    expect(log.indexOf('queue d after dep-b')).toBeGreaterThan(log.indexOf('c succeeded'));
+    expect(log.slice(0, 2).sort()).toEqual(['queue b after root', 'queue c after root']);
+    if (RECORD) await recordHistory('chain-succeeded', workflowId);
+  });
+
+  test('a failed link stops the rest of its wave and every later one; the chain fails', async () => {
+    const { h, log } = chainHarness({ b: 'failed', c: 'hold', d: 'succeeded' });
+    const input = root();
+    const workflowId = chainWorkflowId('acme', input.deploymentId);
+    await h.run(async () => {
+      const handle = await env.client.workflow.start(chain, { taskQueue: h.taskQueue, workflowId, args: [input] });
+      await expect(handle.result()).rejects.toThrow();
+      const state = await handle.query(chainStateQuery);
+      expect(state.links.map((l) => [l.stack, l.status])).toEqual([
+        ['b', 'failed'],
+        ['c', 'cancelled'],
+        ['d', 'skipped'],
+      ]);
+      expect((await handle.describe()).status.name).toBe('FAILED');
+    });
+    expect(log).toContain('cancel dep-c');
+    expect(log.some((l) => l.startsWith('queue d'))).toBe(false);
+    if (RECORD) await recordHistory('chain-failed', workflowId);
+  });
+
+  test('a successful update publishes its events and starts the chain of its dependents', async () => {
+    const started: string[] = [];
+    const h = harness({ hookActivities: { hasDependents: async () => true, chainPlan: async () => (started.push('plan'), []), awaitDeployment: async () => ({ status: 'succeeded' }) } });
+    const input = newInput(newStack(), 1);
+    await h.run(async () => {
+      await env.client.workflow.execute(deployment, { taskQueue: h.taskQueue, workflowId: `d-${input.id}`, args: [input] });
+      const c = await env.client.workflow.getHandle(chainWorkflowId(input.org, input.id)).result();
+      expect(c.status).toBe('succeeded');
+    });
+    expect(h.published.map((e) => e.kind)).toEqual(['deployment_started', 'deployment_succeeded', 'update_succeeded']);
+    expect(h.published[0]).toMatchObject({ organization: input.org, project: input.project, stack: input.stack, deploymentId: input.id });
+    expect(started).toEqual(['plan']);
+    if (RECORD) await recordHistory('deployment-hook-events', `d-${input.id}`);
+  });
+
+  test('a hook delivery retries a failing receiver with backoff and gives up after its attempts', async () => {
+    const attempts: number[] = [];
+    const h = harness({
+      hookActivities: {
+        deliverHook: async () => {
+          attempts.push(Context.current().info.attempt);
+          if (attempts.length < 3) throw ApplicationFailure.retryable('receiver answered 500');
+          return true;
+        },
+      },
+    });
+    await h.run(async () => {
+      const ok = await env.client.workflow.execute(hookDelivery, {
+        taskQueue: h.taskQueue,
+        workflowId: `hook-${randomUUID()}`,
+        args: [{ deliveryId: 'x', retry: { initialIntervalMs: 50, maximumAttempts: 7 } }],
+      });
+      expect(ok).toBe(true);
+    });
+    expect(attempts).toEqual([1, 2, 3]);
   });
 });
 

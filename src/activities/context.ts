@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
 import type { Store } from '../store/store';
+import type { HookSettings } from '../deployments/hook-events';
 import type { SecretBox } from '../secret-box';
 import { openSecrets, isSealed } from '../shared/secrets';
 import type { DeploymentInput } from '../shared/deployment';
@@ -41,6 +43,9 @@ export interface ActivityDeps {
   pulumiMaxDurationMs: number;
   /** After recovery, run an interrupted deployment once more as a new deployment (default: no). */
   retryInterrupted?: boolean;
+  /** Starts hook deliveries, chains and the deployments they queue; hook events are not published without it. */
+  temporal?: Client;
+  hooks?: HookSettings;
   /** Where git-triggered deployments report their results. */
   report?: ReportConfig;
 }

@@ -18,6 +18,7 @@ import { createScheduleActivities } from './schedules';
 import { createReviewActivities } from './review';
 import { createRemoveStack } from './remove-stack';
 import { approvalSharedActivities, approvalWorkspaceActivities } from './approval';
+import { createHookActivities } from './events';
 
 export type { ActivityDeps } from './context';
 
@@ -63,6 +64,7 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createScheduleActivities(deps),
     ...createRemoveStack(deps),
     ...approvalSharedActivities(deps),
+    ...createHookActivities(deps),
   };
 }
 

@@ -19,6 +19,8 @@ import { reviewStackRoutes } from './routes/review-stacks';
 import { approvalRoutes } from './routes/approvals';
 import { authenticate, authorize, isAdminToken } from './auth';
 import { codecRoutes } from '../codec/codec-routes';
+import { hookRoutes } from './routes/hooks';
+import { chainRoutes, dependentRoutes } from './routes/dependents';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -43,8 +45,12 @@ export function createApp(deps: ApiDeps) {
     // Before deploymentRoutes, whose GET /:id would otherwise take /metadata and /schedules.
     .route(`${stack}/deployments`, scheduleRoutes(deps))
     .route(`${stack}/deployments`, stackQueueRoutes(deps))
+    .route(`${stack}/deployments`, chainRoutes(deps))
     .route(`${stack}/deployments`, deploymentRoutes(deps))
     .route(`${stack}/deployments`, approvalRoutes(deps))
+    .route(`${stack}/hooks`, hookRoutes(deps, 'stack'))
+    .route(`${stack}/dependents`, dependentRoutes(deps))
+    .route('/api/orgs/:org/hooks', hookRoutes(deps, 'org'))
     .route(`${stack}/drift`, driftRoutes(deps))
     // Before orgQueueRoutes: GET / lists; the rest are pause, resume and metadata.
     .route('/api/orgs/:org/deployments', orgDeploymentRoutes(deps))

@@ -10,6 +10,7 @@ import { passphraseFor } from '../state/stack-passphrase';
 import { passphraseScheme } from '../store/stack-keys';
 import type { CodecRouteDeps } from '../codec/codec-routes';
 import { codecKeys, codecPathToken, EncryptionCodec } from '../codec/payload-codec';
+import { hookRetry, type HookSettings } from '../deployments/hook-events';
 
 export interface ApiDeps {
   store: Store;
@@ -42,6 +43,8 @@ export interface ApiDeps {
   codec?: Omit<CodecRouteDeps, 'allows'>;
   /** Lead times of deployment_ttl_warning before a TTL stack's deadline (ms). */
   ttlWarningLeadsMs?: number[];
+  /** Outgoing webhooks: delivery retries, private targets. */
+  hooks?: HookSettings;
   /** How log streams poll the store; the defaults suit production. */
   logStream?: LogStreamTiming;
 }
@@ -62,6 +65,7 @@ export function apiDeps(config: Config, store: Store, temporal: Client, log: Log
     pulumiPassphrase: async (ref) => passphraseFor(await passphraseScheme(store.db, ref), config.pulumiPassphrase, config.secretsKey, ref),
     allowLocalRepos: config.STACKWRIGHT_ALLOW_LOCAL_REPOS,
     ttlWarningLeadsMs: config.STACKWRIGHT_TTL_WARNINGS,
+    hooks: { retry: hookRetry(config.STACKWRIGHT_HOOK_RETRY_SECONDS), allowPrivate: config.STACKWRIGHT_WEBHOOK_ALLOW_PRIVATE },
     codec: {
       codec: new EncryptionCodec(codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS)),
       pathToken: codecPathToken(config.secretsKey),

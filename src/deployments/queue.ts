@@ -9,6 +9,7 @@ import { enqueueSignal } from '../workflows/definitions';
 import type { stackQueue } from '../workflows/stack-queue';
 import { deploymentInput, recordDeployment, type NewDeploymentRequest } from './create';
 import { failUnqueued } from './transitions';
+import { publishHookEvent, type HookSettings } from './hook-events';
 
 export type { NewDeploymentRequest } from './create';
 
@@ -18,6 +19,9 @@ export interface QueueDeps {
   temporal: Client;
   taskQueue: string;
   log: { error(meta: object, message: string): void };
+  /** Set where hook events are published (deployment_queued). */
+  hooks?: HookSettings;
+  publicUrl?: string;
 }
 
 /** Temporal could not be reached and nothing will run; the request may be sent again. */
@@ -52,6 +56,14 @@ export async function requestDeployment(deps: QueueDeps, ref: StackRef, req: New
       throw new QueueUnavailable('could not reach Temporal to queue the deployment; nothing was queued and nothing will run, so the request can be sent again');
     }
     // Its queue already started it: the signal got through.
+  }
+  if (deps.hooks && !replayed) {
+    const { hooks } = deps;
+    const event = { kind: 'deployment_queued' as const, organization: ref.org, project: ref.project, stack: ref.stack, deploymentId: record.id, data: { status: 'not-started' } };
+    // Hooks never hold up (or fail) a deployment request.
+    await publishHookEvent({ ...deps, hooks, publicUrl: deps.publicUrl ?? '' }, event, `${record.id}/deployment_queued`).catch((err: unknown) =>
+      deps.log.error({ err, deployment: record.id }, 'could not publish the deployment_queued event'),
+    );
   }
   return answer;
 }

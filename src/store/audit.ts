@@ -24,7 +24,13 @@ export type AuditEvent =
   | 'schedule.resume'
   | 'deployment_ttl_warning'
   | 'deployment_ttl_destroy_failed'
-  | 'stack.remove';
+  | 'stack.remove'
+  | 'hook.create'
+  | 'hook.update'
+  | 'hook.delete'
+  | 'dependent.create'
+  | 'dependent.delete'
+  | 'chain.cancel';
 
 /** One change: who (actor, and the token it used), what (event, description), when, to what (target). */
 export interface AuditEntry {

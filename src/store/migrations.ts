@@ -234,6 +234,60 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('deployments').addColumn('approvals', 'text').execute();
     },
   },
+  // Outgoing webhooks (stack and organization hooks), their deliveries, and dependent stacks.
+  '0011_hooks': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('hooks')
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull()) // '' for an organization hook
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('name', 'varchar(64)', (c) => c.notNull())
+        .addColumn('display_name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('payload_url', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text') // sealed
+        .addColumn('active', 'integer', (c) => c.notNull())
+        .addColumn('format', 'varchar(32)', (c) => c.notNull())
+        .addColumn('filters', 'text', (c) => c.notNull())
+        .addColumn('groups', 'text', (c) => c.notNull())
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('hooks_pk', ['org', 'project', 'stack', 'name'])
+        .execute();
+      await db.schema
+        .createTable('hook_deliveries')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('hook', 'varchar(64)', (c) => c.notNull())
+        .addColumn('message_id', 'varchar(64)', (c) => c.notNull()) // the same for redeliveries (webhook-id)
+        .addColumn('event', 'varchar(64)', (c) => c.notNull())
+        .addColumn('kind', 'varchar(64)', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('timestamp', 'integer', (c) => c.notNull())
+        .addColumn('duration', 'integer', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('request_url', 'text', (c) => c.notNull())
+        .addColumn('request_headers', 'text', (c) => c.notNull())
+        .addColumn('response_code', 'integer', (c) => c.notNull())
+        .addColumn('response_headers', 'text', (c) => c.notNull())
+        .addColumn('response_body', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('hook_deliveries_hook').on('hook_deliveries').columns(['org', 'project', 'stack', 'hook', 'seq']).execute();
+      await db.schema
+        .createTable('stack_dependents')
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('dependent_project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('dependent_stack', 'varchar(128)', (c) => c.notNull())
+        .addColumn('condition', 'varchar(16)', (c) => c.notNull())
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('stack_dependents_pk', ['org', 'project', 'stack', 'dependent_project', 'dependent_stack'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

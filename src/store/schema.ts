@@ -144,4 +144,50 @@ export interface Database {
     created: string;
     modified: string;
   };
+  /** Outgoing webhooks; an organization hook has '' as project and stack. */
+  hooks: {
+    org: string;
+    project: string;
+    stack: string;
+    name: string;
+    display_name: string;
+    payload_url: string;
+    secret: string | null; // sealed
+    active: number;
+    format: string;
+    filters: string; // JSON array
+    groups: string; // JSON array
+    created: string;
+  };
+  /** One row per delivery (the last attempt's outcome); `seq` orders them. */
+  hook_deliveries: {
+    id: string;
+    org: string;
+    project: string;
+    stack: string;
+    hook: string;
+    message_id: string;
+    event: string;
+    kind: string;
+    payload: string;
+    timestamp: number;
+    duration: number;
+    attempt: number;
+    request_url: string;
+    request_headers: string;
+    response_code: number;
+    response_headers: string;
+    response_body: string;
+    seq: number;
+  };
+  /** Stacks deployed after an update of another stack of the same organization. */
+  stack_dependents: {
+    org: string;
+    project: string;
+    stack: string;
+    dependent_project: string;
+    dependent_stack: string;
+    condition: string;
+    created: string;
+  };
 }

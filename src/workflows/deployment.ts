@@ -3,14 +3,17 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ParentClosePolicy,
   TimeoutFailure,
   isCancellation,
   log,
   patched,
   proxyActivities,
   setHandler,
+  startChild,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { SharedActivities, WorkspaceActivities } from '../activities';
 import { planOfInput, type DeploymentInput, type DeploymentResult, type DeploymentStatus } from '../shared/deployment';
 import { remediationWanted } from '../shared/drift';
@@ -18,6 +21,9 @@ import { StatusAttr } from '../shared/search-attributes';
 import { stopSignal, type StopRequest } from './definitions';
 import { approvalPolicy } from '../shared/approval';
 import { previewAndAwaitApproval } from './approval';
+import { operationEvent, type HookEventName } from '../shared/hooks';
+import { chainWorkflowId } from '../shared/chain';
+import { chain } from './chain';
 
 const shared = proxyActivities<SharedActivities>({
   startToCloseTimeout: '30 seconds',
@@ -43,6 +49,37 @@ const reporting = proxyActivities<SharedActivities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 3, maximumInterval: '10 seconds' },
 });
+
+/** Added with outgoing webhook events and chains of dependent stacks. */
+const HOOK_EVENTS_PATCH = 'hook-events-and-chains';
+
+// Publishing only records deliveries and starts their workflows: a few tries, then the deployment goes on.
+const events = proxyActivities<SharedActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 3, maximumInterval: '5 seconds' },
+});
+
+/** Publishes a deployment's event to the hooks that want it; never fails the deployment. */
+async function publish(input: DeploymentInput, kind: HookEventName): Promise<void> {
+  const event = { kind, organization: input.org, project: input.project, stack: input.stack, deploymentId: input.id, data: {} };
+  await CancellationScope.nonCancellable(() => events.publishEvent(event)).catch((err: unknown) =>
+    log.warn('could not publish a hook event', { kind, error: String(err) }),
+  );
+}
+
+/** After a successful update: the chain of the stack's dependents, if it has any, outliving this workflow. */
+async function startChain(input: DeploymentInput): Promise<void> {
+  await CancellationScope.nonCancellable(async () => {
+    if (!(await events.hasDependents(input))) return;
+    await startChild(chain, {
+      workflowId: chainWorkflowId(input.org, input.id),
+      args: [{ org: input.org, project: input.project, stack: input.stack, deploymentId: input.id, version: input.version }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+  }).catch((err: unknown) => {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) log.warn('could not start the chain of dependents', { error: String(err) });
+  });
+}
 
 /** Steps run on one worker's session queue, because they share the cloned files. */
 function onWorkspace(taskQueue: string) {
@@ -71,11 +108,19 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
       log.warn('could not report the deployment to its git host', { error: String(err) }),
     );
   };
-  const finish = async (status: DeploymentStatus, message?: string, resourceChanges?: Record<string, number>): Promise<DeploymentResult> => {
+  const publishing = patched(HOOK_EVENTS_PATCH);
+  const finish = async (status: DeploymentStatus, message?: string, resourceChanges?: Record<string, number>, driftDetected?: boolean): Promise<DeploymentResult> => {
     upsertSearchAttributes([{ key: StatusAttr, value: status }]);
     // Recording the outcome must happen even when the workflow is being cancelled.
     await CancellationScope.nonCancellable(() => shared.setDeploymentStatus(input.id, status, message));
     await report({ status, message, resourceChanges });
+    if (publishing && status !== 'skipped') {
+      const ok = status === 'succeeded';
+      await publish(input, ok ? 'deployment_succeeded' : 'deployment_failed');
+      await publish(input, operationEvent(input.operation, ok));
+      if (ok && driftDetected) await publish(input, 'drift_detected');
+      if (ok && input.operation === 'update') await startChain(input);
+    }
     return { status, message };
   };
 
@@ -95,6 +140,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
     return { status: 'skipped', message: 'Not run: the deployment had already ended.' };
   }
   await report({ status: 'running' });
+  if (publishing) await publish(input, 'deployment_started');
   const ws = onWorkspace(await shared.claimWorkspace());
   const { options, preRunCommands } = planOfInput(input);
   let inPulumi = false;
@@ -119,7 +165,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
       remediationWanted(input, summary.driftDetected) && patched(REMEDIATION_PATCH)
         ? await CancellationScope.nonCancellable(() => shared.queueRemediation(input))
         : undefined;
-    const result = await finish('succeeded', undefined, summary.resourceChanges as Record<string, number>);
+    const result = await finish('succeeded', undefined, summary.resourceChanges as Record<string, number>, summary.driftDetected ?? undefined);
     return remediation ? { ...result, remediation } : result;
   } catch (err) {
     let message = isCancellation(err) ? (stop?.message ?? 'The deployment was cancelled.') : failureMessage(err);

@@ -5,3 +5,5 @@ export { webhookDelivery } from './webhook-delivery';
 export { scheduledDeployment } from './scheduled-deployment';
 export { ttlStack } from './ttl-stack';
 export { reviewStack } from './review-stack';
+export { hookDelivery } from './hook-delivery';
+export { chain, chainLink } from './chain';
