@@ -55,6 +55,7 @@ export const EnvConfig = z.object({
     }),
   STACKWRIGHT_NPM_CACHE: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
   STACKWRIGHT_ALLOW_LOCAL_REPOS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  STACKWRIGHT_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(200),
   STACKWRIGHT_TTL_WARNINGS: z
     .string()
     .default('24h,1h')

@@ -79,6 +79,8 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
       ...common,
       taskQueue,
       ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+      // Idle workflows (a TTL stack's timer) need not stay in memory: an evicted one is replayed from its short history when its timer fires.
+      maxCachedWorkflows: o.config.STACKWRIGHT_MAX_CACHED_WORKFLOWS,
       activities: { ...createSharedActivities(deps), ...createReviewStackActivities(deps) },
     }),
     Worker.create({ ...common, ...SESSION_WORKER_OPTIONS, taskQueue: sessionQueue, activities: createWorkspaceActivities(deps) }),

@@ -53,11 +53,10 @@ export async function createSchedule(deps: ScheduleDeps, ref: StackRef, spec: Sc
   return s;
 }
 
-/** A full update: new timing and request; the running timer or Temporal Schedule follows. */
+/** A full update: new timing and request. Temporal (the timer or the Temporal Schedule) follows first, so a refusal changes nothing. */
 export async function updateSchedule(deps: ScheduleDeps, s: ScheduleRecord, spec: Omit<ScheduleSpec, 'kind'>): Promise<ScheduleRecord> {
-  const schedules = new ScheduleStore(deps.store.db);
-  await schedules.update(s.id, spec);
-  const updated = (await schedules.getById(s.id))!;
+  const now = new Date();
+  const updated: ScheduleRecord = { ...s, ...spec, version: s.version + 1, modified: now.toISOString() };
   if (s.kind === 'ttl') await startTtl(deps, updated);
   else {
     await deps.temporal.schedule.getHandle(temporalScheduleId(s, s.id)).update((prev) => ({
@@ -66,6 +65,7 @@ export async function updateSchedule(deps: ScheduleDeps, s: ScheduleRecord, spec
       state: { paused: updated.paused, note: describe(updated), ...(updated.scheduleOnce ? { remainingActions: 1 } : {}) },
     }));
   }
+  await new ScheduleStore(deps.store.db).update(s.id, spec, now);
   return updated;
 }
 

@@ -62,7 +62,14 @@ beforeAll(async () => {
   expect(created.status).toBe(200);
   cronId = created.body.id;
 });
-afterAll(async () => sw?.stop());
+afterAll(async () => {
+  // The dev server is shared by every test file: leave no Temporal Schedule of this file behind.
+  for (const stack of ['cron', 'once', 'cli', 'bad']) {
+    const list = (await sw?.api(`${stackPath(stack)}/deployments/schedules`))?.body.schedules ?? [];
+    for (const s of list) await sw.api(`${stackPath(stack)}/deployments/schedules/${s.id}`, { method: 'DELETE' });
+  }
+  await sw?.stop();
+});
 
 test('a scheduleOnce a few seconds ahead runs a real deployment through the stack queue, from a Temporal Schedule', async () => {
   const outDir = newOutDir();
