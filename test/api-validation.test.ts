@@ -504,7 +504,9 @@ describe('drift runs and status', () => {
     }
     const sent = signals.slice(before).map((s) => s.options.signalArgs[0]);
     expect(sent.map((d) => d.operation)).toEqual(['detect-drift', 'remediate-drift']);
-    expect(sent[0].settings.operationContext.options.remediateIfDriftDetected).toBe(true);
+    // The queue gets the plan the workflow decides on; the settings stay in the deployment's record.
+    expect(sent[0].settings).toBeUndefined();
+    expect(sent[0].plan.options.remediateIfDriftDetected).toBe(true);
 
     await store.setStatus(sent[0].id, 'running');
     const runs = await call('GET', `${driftPath(drifting)}/runs`);
@@ -1025,6 +1027,8 @@ describe('settings that are accepted', () => {
     });
     expect(res.status).toBe(202);
     const input = signals[signals.length - 1].options.signalArgs[0];
+    expect(input.settings).toBeUndefined();
+    input.settings = (await store.getDeploymentById(input.id))!.settings;
     expect(input.settings.sourceContext.git).toEqual({ repoURL: validSettings.sourceContext.git.repoURL, commit: 'abc1234', repoDir: 'infra' });
     expect(input.settings.operationContext.preRunCommands).toEqual(['npm run build']);
     expect(input.settings.operationContext.operation).toBeUndefined();
@@ -1083,7 +1087,10 @@ describe('settings that are accepted', () => {
     expect(input).toEqual(expect.objectContaining({ ...s, id: res.body.id, version: 1, operation: 'update' }));
     const wire = JSON.stringify(options.signalArgs);
     for (const secret of SECRETS) expect(wire).not.toContain(secret);
-    const env = input.settings.operationContext.environmentVariables;
+    // Workflow inputs carry ids, operation and plan; the sealed settings are in the record.
+    expect(input.settings).toBeUndefined();
+    expect(input.plan).toEqual({ options: expect.any(Object), preRunCommands: expect.any(Number) });
+    const env = (await store.getDeploymentById(input.id))!.settings.operationContext!.environmentVariables as any;
     expect(box.decrypt(env.API_KEY.ciphertext)).toBe(SECRET);
     expect(box.decrypt(env.EXTRA.ciphertext)).toBe(SECRET_OVERRIDE);
     expect(env.AWS_REGION).toBe('eu-west-1');
