@@ -1125,7 +1125,7 @@ describe('settings that are accepted', () => {
     expect(second.body.version).toBe(2);
     expect(signals.length).toBe(before + 2);
     const secondInput = signals[signals.length - 1].options.signalArgs[0];
-    expect(secondInput.settings).toEqual({ sourceContext: { git: { repoURL: 'https://git.example.com/other.git', commit: 'ABCDEF0' } } });
+    expect((await store.getDeploymentById(secondInput.id))!.settings).toEqual({ sourceContext: { git: { repoURL: 'https://git.example.com/other.git', commit: 'ABCDEF0' } } });
     expect(await deploymentCount(s)).toBe(2);
 
     // Without stored settings, a request carrying a source is enough.
