@@ -846,6 +846,8 @@ describe('deployment approvals', () => {
       ['setDeploymentStatus', 'succeeded', undefined],
       ['cleanupWorkspace', undefined, undefined],
     ]);
+    // Outgoing hooks hear of the request and the decision, besides the deployment's own events.
+    expect(h.published.map((e) => e.kind).filter((k) => k.startsWith('deployment_approval'))).toEqual(['deployment_approval_requested', 'deployment_approval_approved']);
     expect(stepNames(settings, 'update')).toEqual(['Get source', 'Install dependencies', 'Preview for approval', 'Approval', 'Pulumi operation']);
     // Other operations do not wait.
     expect(stepNames(settings, 'preview')).toEqual(['Get source', 'Install dependencies', 'Pulumi operation']);

@@ -22,6 +22,16 @@ function hookDeps(deps: ActivityDeps): HookDeps {
   };
 }
 
+/**
+ * Publishes an event the calling activity records (a TTL warning): once per activity, however often
+ * it is retried. A worker without hooks configured publishes nothing.
+ */
+export async function publishFromActivity(deps: ActivityDeps, event: PublishedEvent): Promise<void> {
+  if (!deps.temporal || !deps.hooks) return;
+  const { workflowExecution: run, activityId } = Context.current().info;
+  await publishHookEvent(hookDeps(deps), event, `${run?.workflowId}/${run?.runId}/${activityId}`);
+}
+
 /** Where a deployment a chain is waiting for ended. */
 export interface DeploymentEnd {
   status: DeploymentStatus;
@@ -38,8 +48,8 @@ export function createHookActivities(deps: ActivityDeps) {
      * wants it and starts its delivery workflow; never waits for a receiver. A retried call sends nothing twice.
      */
     async publishEvent(event: PublishedEvent): Promise<void> {
-      const { workflowExecution: run, activityId } = Context.current().info;
-      await publishHookEvent(hookDeps(deps), event, `${run?.workflowId}/${run?.runId}/${activityId}`);
+      hookDeps(deps);
+      await publishFromActivity(deps, event);
     },
 
     /** One attempt of a delivery; throws (for Temporal to retry with backoff) while the receiver fails. */

@@ -6,6 +6,7 @@ import { stateBackendUrl } from '../state/backend-url';
 import { checkFiring, queueFiring, recordSkipped, type Firing } from '../deployments/scheduled-firing';
 import type { FiringCheck, QueuedFiring, TtlEvent } from '../shared/schedule-firing';
 import type { ActivityDeps } from './context';
+import { publishFromActivity } from './events';
 
 /** Activities of schedules and TTL stacks: they record, and queue what the workflows decided. */
 export function createScheduleActivities(deps: ActivityDeps) {
@@ -30,8 +31,7 @@ export function createScheduleActivities(deps: ActivityDeps) {
     },
 
     /**
-     * deployment_ttl_warning, in the stack's activity (the audit log). Outgoing webhooks deliver the
-     * same event from here once they exist.
+     * deployment_ttl_warning, in the stack's activity (the audit log), and to outgoing webhooks.
      */
     async recordTtlWarning(e: TtlEvent): Promise<void> {
       const hours = Math.round(((e.leadMs ?? 0) / 3600_000) * 10) / 10;
@@ -43,6 +43,8 @@ export function createScheduleActivities(deps: ActivityDeps) {
         actor: 'schedule',
         tokenId: null,
       });
+      const data = { deadline: e.deadline, hoursLeft: hours, scheduleId: e.scheduleId };
+      await publishFromActivity(deps, { kind: 'deployment_ttl_warning', organization: e.org, project: e.project, stack: e.stack, data });
     },
 
     /** A TTL's destroy failed (or could not be queued); it is queued again after `retryInMs`. */

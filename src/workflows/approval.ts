@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { SharedActivities, WorkspaceActivities } from '../activities';
 import type { DeploymentInput } from '../shared/deployment';
 import { describePlanned, refusal, type ApprovalPolicy, type ApprovalState, type Decision, type DecisionRequest } from '../shared/approval';
@@ -98,7 +98,16 @@ export async function previewAndAwaitApproval(
   return preview.resourceChanges as Record<string, number>;
 }
 
-/** An approval event: kept in the approval step's log under its event name (outgoing events use the same names). */
-async function announce(input: DeploymentInput, step: number, event: string, text: string, stepStatus?: 'succeeded' | 'failed'): Promise<void> {
+/** Approval events also go to outgoing webhooks (histories recorded before that replay without it). */
+const APPROVAL_EVENTS_PATCH = 'approval-events';
+
+type ApprovalEvent = 'deployment_approval_requested' | 'deployment_approval_approved' | 'deployment_approval_rejected';
+
+/** An approval event: kept in the approval step's log under its event name, and published to hooks. */
+async function announce(input: DeploymentInput, step: number, event: ApprovalEvent, text: string, stepStatus?: 'succeeded' | 'failed'): Promise<void> {
   await shared.approvalNotice(input, step, `${text} [${event}]`, stepStatus);
+  if (!patched(APPROVAL_EVENTS_PATCH)) return;
+  // Hooks are told, never waited on: a publish that fails does not hold the deployment.
+  const published = { kind: event, organization: input.org, project: input.project, stack: input.stack, deploymentId: input.id, data: { message: text } };
+  await shared.publishEvent(published).catch(() => undefined);
 }
