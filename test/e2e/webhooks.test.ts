@@ -239,6 +239,8 @@ describe('GitHub', () => {
       ['pending', `Preview running (deployment ${p2.version})`],
       ['success', 'Preview succeeded: 2 to create'],
     ]);
+    // The comment is written after the status.
+    await eventually(() => (host.comments.get(`${REPOSITORY}#${sync.number}`)?.length ?? 0) > 0);
     const comments = host.comments.get(`${REPOSITORY}#${sync.number}`)!;
     expect(comments).toHaveLength(1);
     const body = comments[0].body;
