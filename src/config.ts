@@ -66,6 +66,9 @@ export const EnvConfig = z.object({
     }),
   STACKWRIGHT_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   STACKWRIGHT_HOOK_RETRY_SECONDS: z.coerce.number().min(0.01).max(3600).default(60),
+  STACKWRIGHT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  STACKWRIGHT_OIDC_TOKEN_SECONDS: z.coerce.number().int().min(60).max(43_200).default(7200),
+  STACKWRIGHT_OIDC_KEY_ROTATION_SECONDS: z.coerce.number().int().min(60).default(30 * 86_400),
 });
 export type EnvConfig = z.infer<typeof EnvConfig>;
 
@@ -138,6 +141,7 @@ export const PRIVATE_ENV = [
   'STACKWRIGHT_GITLAB_WEBHOOK_TOKEN',
   'STACKWRIGHT_GENERIC_VCS_SECRET',
   'STACKWRIGHT_GITHUB_TOKEN',
+  'STACKWRIGHT_METRICS_TOKEN',
   'STACKWRIGHT_GITLAB_TOKEN',
   'STACKWRIGHT_CODEC_KEYS',
 ];

@@ -9,6 +9,7 @@ import { codecKeys, dataConverter } from './codec/payload-codec';
 import { sandboxNpmCache } from './activities/sandbox';
 import { Client } from '@temporalio/client';
 import { hookRetry } from './deployments/hook-events';
+import { oidcIssuer } from './state/oidc-issuer';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -55,6 +56,7 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
       dataConverter: dataConverter(codecKeys(o.config.secretsKey, o.config.STACKWRIGHT_CODEC_KEYS)),
     }),
     hooks: { retry: hookRetry(o.config.STACKWRIGHT_HOOK_RETRY_SECONDS), allowPrivate: o.config.STACKWRIGHT_WEBHOOK_ALLOW_PRIVATE },
+    oidc: oidcIssuer(o.config, o.store),
     report: {
       githubApiUrl: o.config.STACKWRIGHT_GITHUB_API_URL,
       githubToken: o.config.STACKWRIGHT_GITHUB_TOKEN,

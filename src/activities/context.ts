@@ -13,6 +13,9 @@ import type { ReportConfig } from './report';
 import { writeSandboxSpec, type SandboxOptions } from './sandbox';
 import { moveLegacyState, passphraseFor, stackStateDir } from './stack-state';
 import { passphraseScheme } from '../store/stack-keys';
+import type { OidcIssuer } from '../state/oidc-issuer';
+import { hasOidc } from '../shared/oidc';
+import { oidcCredentials } from './oidc-credentials';
 
 export interface ActivityDeps {
   store: Store;
@@ -48,6 +51,8 @@ export interface ActivityDeps {
   hooks?: HookSettings;
   /** Where git-triggered deployments report their results. */
   report?: ReportConfig;
+  /** Signs deployments' OIDC tokens (operationContext.oidc); without it such a deployment fails. */
+  oidc?: OidcIssuer;
 }
 
 /** Everything a step needs, with secrets opened: lives only inside the activity. */
@@ -71,7 +76,7 @@ export const workspaceDir = (deps: ActivityDeps, id: string): string => join(dep
 
 export const sandboxRunDir = (deps: ActivityDeps, id: string): string => join(deps.dataDir, 'sandbox', id);
 
-export async function openDeployment(deps: ActivityDeps, input: DeploymentInput): Promise<OpenDeployment> {
+export async function openDeployment(deps: ActivityDeps, input: DeploymentInput, opts: { credentials?: boolean } = {}): Promise<OpenDeployment> {
   const sealed = await sealedSettings(deps.store, input);
   const settings = openSecrets(sealed, deps.box.decrypt);
   const workspace = workspaceDir(deps, input.id);
@@ -82,6 +87,7 @@ export async function openDeployment(deps: ActivityDeps, input: DeploymentInput)
   const masker = new Masker([...secretsOf(sealed, deps), passphrase, deps.pulumiPassphrase]);
   const stateDir = deps.pulumiBackendUrl ? undefined : stackStateDir(deps.dataDir, input);
   if (stateDir) moveLegacyState(deps.dataDir, input);
+  const oidc = opts.credentials === false ? {} : await deploymentCredentials(deps, input, settings, { workspace, masker });
   const env: Record<string, string> = {
     PATH: `${join(deps.pulumiRoot, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     // In the sandbox a home of its own; the worker's would hold the operator's files.
@@ -105,12 +111,21 @@ export async function openDeployment(deps: ActivityDeps, input: DeploymentInput)
     PULUMI_CI_PROJECT: input.project,
     PULUMI_CI_STACK: input.stack,
     PULUMI_CI_OPERATION: input.operation,
+    ...oidc,
   };
   const runDir = sandboxRunDir(deps, input.id);
   const sandboxSpec = deps.sandbox
     ? writeSandboxSpec({ dataDir: deps.dataDir, runDir, workspace, stateDir, pulumiRoot: deps.pulumiRoot, envNames: Object.keys(env) }, deps.sandbox)
     : undefined;
   return { input, settings, workspace, sourceDir, programDir, masker, env, stateDir, runDir, sandboxSpec };
+}
+
+/** A fresh OIDC token for each step that opens the deployment, with the files the clouds' SDKs read. */
+async function deploymentCredentials(deps: ActivityDeps, input: DeploymentInput, settings: DeploymentSettings, o: { workspace: string; masker: Masker }) {
+  const config = settings.operationContext?.oidc;
+  if (!hasOidc(config)) return {};
+  if (!deps.oidc) throw new Error('operationContext.oidc is set, but this worker issues no OIDC tokens');
+  return oidcCredentials(deps.oidc, input, config, { ...o, sandboxed: !!deps.sandbox });
 }
 
 /** Plain values of every sealed field: environment secrets and git credentials. */

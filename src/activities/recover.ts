@@ -24,7 +24,8 @@ interface LockHolder {
  * Returns one sentence for the deployment's message.
  */
 export async function recoverStack(deps: ActivityDeps, input: DeploymentInput, why: string): Promise<string> {
-  const o = await openDeployment(deps, input);
+  // Recovery runs no program: no OIDC token.
+  const o = await openDeployment(deps, input, { credentials: false });
   const step = await deps.store.ensureStep(input.id, STEP.recover);
   await deps.store.setStep(input.id, step, 'running');
   const log = await LogWriter.open(deps.store, input.id, step, o.masker);

@@ -21,16 +21,24 @@ import { authenticate, authorize, isAdminToken } from './auth';
 import { codecRoutes } from '../codec/codec-routes';
 import { hookRoutes } from './routes/hooks';
 import { chainRoutes, dependentRoutes } from './routes/dependents';
+import { createMetrics } from './metrics';
+import { oidcRoutes } from './routes/oidc';
 
 export { apiDeps, type ApiDeps } from './deps';
 
 /** The HTTP API. Paths and fields follow Pulumi Deployments' REST API. */
 export function createApp(deps: ApiDeps) {
   const stack = '/api/stacks/:org/:project/:stack';
+  const metrics = createMetrics(deps);
   return new Hono()
     .onError(errorHandler(deps.log))
     .notFound((c) => apiError(c, 404, 'not found'))
+    .use('*', metrics.observe)
     .get('/healthz', (c) => c.json({ ok: true }))
+    // Public, or protected by STACKWRIGHT_METRICS_TOKEN: not API tokens.
+    .route('/', metrics.routes)
+    // Public: cloud providers verify deployments' OIDC tokens with these.
+    .route('/', oidcRoutes(deps))
     // Decoding reveals every organization's workflow payloads: admins only.
     .route('/codec', deps.codec ? codecRoutes({ ...deps.codec, allows: (t) => isAdminToken(deps, t) }) : new Hono())
     // Webhooks authenticate by their signatures and have a limit of their own.

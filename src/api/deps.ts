@@ -11,6 +11,7 @@ import { passphraseScheme } from '../store/stack-keys';
 import type { CodecRouteDeps } from '../codec/codec-routes';
 import { codecKeys, codecPathToken, EncryptionCodec } from '../codec/payload-codec';
 import { hookRetry, type HookSettings } from '../deployments/hook-events';
+import { oidcIssuer, type OidcIssuer } from '../state/oidc-issuer';
 
 export interface ApiDeps {
   store: Store;
@@ -47,6 +48,10 @@ export interface ApiDeps {
   hooks?: HookSettings;
   /** How log streams poll the store; the defaults suit production. */
   logStream?: LogStreamTiming;
+  /** Bearer token /metrics requires (STACKWRIGHT_METRICS_TOKEN); unset: the metrics are public. */
+  metricsToken?: string;
+  /** Publishes the keys of deployments' OIDC tokens (discovery document and JWKS). */
+  oidc?: OidcIssuer;
 }
 
 /** The API's dependencies as configured. */
@@ -66,6 +71,8 @@ export function apiDeps(config: Config, store: Store, temporal: Client, log: Log
     allowLocalRepos: config.STACKWRIGHT_ALLOW_LOCAL_REPOS,
     ttlWarningLeadsMs: config.STACKWRIGHT_TTL_WARNINGS,
     hooks: { retry: hookRetry(config.STACKWRIGHT_HOOK_RETRY_SECONDS), allowPrivate: config.STACKWRIGHT_WEBHOOK_ALLOW_PRIVATE },
+    metricsToken: config.STACKWRIGHT_METRICS_TOKEN,
+    oidc: oidcIssuer(config, store),
     codec: {
       codec: new EncryptionCodec(codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS)),
       pathToken: codecPathToken(config.secretsKey),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OidcConfiguration } from './oidc';
 import { SecretInput, type StoredValue } from './secrets';
 import { refuseUnsupported } from './unsupported-settings';
 import { RequireApproval } from './approval';
@@ -50,8 +51,8 @@ export const OperationContext = z
     options: OperationOptions.nullish(),
     // Pulumi's CLI always sends it (empty); only a create request may name its own operation.
     operation: z.string().nullish(),
-    // Known so that a request setting them is refused by name (unsupported-settings.ts).
-    oidc: z.record(z.string(), z.unknown()).nullish(),
+    oidc: OidcConfiguration.nullish(),
+    // Known so that a request setting it is refused by name (unsupported-settings.ts).
     role: z.record(z.string(), z.unknown()).nullish(),
   })
   .strict();
@@ -176,6 +177,7 @@ export interface DeploymentSettings {
     preRunCommands?: string[];
     environmentVariables?: Record<string, StoredValue>;
     options?: { skipInstallDependencies?: boolean; skipIntermediateDeployments?: boolean; deleteAfterDestroy?: boolean; remediateIfDriftDetected?: boolean; shell?: string; requireApproval?: RequireApproval };
+    oidc?: OidcConfiguration | null;
     [k: string]: unknown;
   };
   [k: string]: unknown;

@@ -288,6 +288,19 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0016_oidc': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('oidc_keys')
+        .addColumn('kid', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('alg', 'varchar(16)', (c) => c.notNull())
+        .addColumn('public_jwk', 'text', (c) => c.notNull())
+        .addColumn('private_jwk', 'text', (c) => c.notNull())
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addColumn('publish_until', 'varchar(40)', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -190,4 +190,13 @@ export interface Database {
     condition: string;
     created: string;
   };
+  /** Keys that sign deployments' OIDC tokens; the private half sealed with the secrets key. */
+  oidc_keys: {
+    kid: string;
+    alg: string;
+    public_jwk: string; // JSON
+    private_jwk: string; // sealed JSON
+    created: string;
+    publish_until: string; // the JWKS lists the key until the last token it signed has expired
+  };
 }
