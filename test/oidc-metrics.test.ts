@@ -132,7 +132,7 @@ describe('OIDC issuer', () => {
       expect(priv.d).toBeDefined();
       expect(r.private_jwk).not.toContain(priv.d);
     }
-    const jwks = await (await fetch(`${url}/oidc/.well-known/jwks`)).json();
+    const jwks = (await (await fetch(`${url}/oidc/.well-known/jwks`)).json()) as any;
     for (const k of jwks.keys) {
       expect(Object.keys(k).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
     }

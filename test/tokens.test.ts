@@ -9,6 +9,7 @@ import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
 import { EncryptionCodec, codecKeys } from '../src/codec/payload-codec';
 import { SecretBox } from '../src/secret-box';
+import { OidcIssuer } from '../src/state/oidc-issuer';
 import { signGenericVcs } from '../src/vcs/signatures';
 import type { Role } from '../src/shared/identity';
 import type { StackRef } from '../src/shared/names';
@@ -51,6 +52,7 @@ beforeAll(async () => {
     stateBackendUrl: (ref) => `file:///nonexistent/stackwright-state/${ref.org}`,
     pulumiPassphrase: async () => 'not-used',
     codec: { codec: new EncryptionCodec(codecKeys(randomBytes(32))), pathToken: 'codec-path-token' },
+    oidc: new OidcIssuer(store, new SecretBox(randomBytes(32)), { publicUrl: 'http://stackwright.test', tokenSeconds: 900, rotationSeconds: 86_400 }),
   });
 });
 
@@ -209,6 +211,15 @@ describe('every route against every role and scope', () => {
       expect(await auditCount()).toBe(before + (recorded ? 1 : 0));
       if (recorded) expect((await lastAudit()).actor).toBe(name);
     });
+  });
+
+  test('/metrics and the OIDC discovery routes take no API token: public (metrics: unless STACKWRIGHT_METRICS_TOKEN is set)', async () => {
+    for (const path of ['/metrics', '/.well-known/openid-configuration', '/oidc/.well-known/openid-configuration', '/oidc/.well-known/jwks']) {
+      for (const token of [null, tokenValues.get('viewer-other')!, 'not-a-token']) {
+        const res = await app.request(path, { headers: token ? { Authorization: `token ${token}` } : {} });
+        expect([path, res.status]).toEqual([path, 200]);
+      }
+    }
   });
 
   test('webhook routes take no API token: a token of any role changes nothing about their answer', async () => {
