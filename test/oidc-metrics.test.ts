@@ -170,7 +170,7 @@ describe('credential files for the clouds', () => {
   test('AWS, Azure and GCP: the token file, the environment the SDKs read, an external-account file', async () => {
     const workspace = mkdtempSync(join(dir, 'ws-'));
     const masker = new Masker([]);
-    const env = await oidcCredentials(
+    const { env, stop } = await oidcCredentials(
       issuer,
       input,
       {
@@ -210,14 +210,32 @@ describe('credential files for the clouds', () => {
     // Printed, the token is masked.
     expect(masker.mask(`token=${token}`)).toBe('token=[secret]');
     expect(masker.mask(`sig=${token.split('.')[2]}`)).toBe('sig=[secret]');
+    stop();
+  });
+
+  test('while the step runs the token file is renewed at half the lifetime; the renewals are masked too', async () => {
+    const shortLived = new OidcIssuer(store, box, { publicUrl: 'https://sw.example.com', tokenSeconds: 2, rotationSeconds: 24 * HOUR });
+    const workspace = mkdtempSync(join(dir, 'ws-'));
+    const masker = new Masker([]);
+    const { env, stop } = await oidcCredentials(shortLived, input, { aws: { roleArn: 'arn:aws:iam::123456789012:role/deploy', sessionName: 'sw' } }, { workspace, masker, sandboxed: false });
+    const first = readFileSync(env.AWS_WEB_IDENTITY_TOKEN_FILE, 'utf8');
+    await new Promise((r) => setTimeout(r, 1600));
+    const second = readFileSync(env.AWS_WEB_IDENTITY_TOKEN_FILE, 'utf8');
+    stop();
+    expect(second).not.toBe(first);
+    expect(masker.mask(second)).toBe('[secret]');
+    await new Promise((r) => setTimeout(r, 1200));
+    // Stopped with the step: no more renewals.
+    expect(readFileSync(env.AWS_WEB_IDENTITY_TOKEN_FILE, 'utf8')).toBe(second);
   });
 
   test('only the configured clouds get variables; none configured, no token at all', async () => {
     const workspace = mkdtempSync(join(dir, 'ws-'));
-    const env = await oidcCredentials(issuer, input, { aws: { roleArn: 'arn:aws:iam::123456789012:role/deploy', sessionName: 'sw' } }, { workspace, masker: new Masker([]), sandboxed: false });
+    const { env, stop } = await oidcCredentials(issuer, input, { aws: { roleArn: 'arn:aws:iam::123456789012:role/deploy', sessionName: 'sw' } }, { workspace, masker: new Masker([]), sandboxed: false });
+    stop();
     expect(Object.keys(env).sort()).toEqual(['AWS_ROLE_ARN', 'AWS_ROLE_SESSION_NAME', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'PULUMI_DEPLOY_OIDC_CONFIG']);
     const none = mkdtempSync(join(dir, 'ws-'));
-    expect(await oidcCredentials(issuer, input, { aws: null, gcp: undefined }, { workspace: none, masker: new Masker([]), sandboxed: false })).toEqual({});
+    expect((await oidcCredentials(issuer, input, { aws: null, gcp: undefined }, { workspace: none, masker: new Masker([]), sandboxed: false })).env).toEqual({});
   });
 });
 

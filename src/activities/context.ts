@@ -70,6 +70,8 @@ export interface OpenDeployment {
   runDir: string;
   /** The sandbox description for this step; undefined when sandboxing is off. */
   sandboxSpec?: string;
+  /** Ends what the step holds open (the OIDC token's renewal). */
+  close?: () => void;
 }
 
 export const workspaceDir = (deps: ActivityDeps, id: string): string => join(deps.dataDir, 'work', id);
@@ -87,7 +89,7 @@ export async function openDeployment(deps: ActivityDeps, input: DeploymentInput,
   const masker = new Masker([...secretsOf(sealed, deps), passphrase, deps.pulumiPassphrase]);
   const stateDir = deps.pulumiBackendUrl ? undefined : stackStateDir(deps.dataDir, input);
   if (stateDir) moveLegacyState(deps.dataDir, input);
-  const oidc = opts.credentials === false ? {} : await deploymentCredentials(deps, input, settings, { workspace, masker });
+  const oidc = opts.credentials === false ? undefined : await deploymentCredentials(deps, input, settings, { workspace, masker });
   const env: Record<string, string> = {
     PATH: `${join(deps.pulumiRoot, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     // In the sandbox a home of its own; the worker's would hold the operator's files.
@@ -111,19 +113,19 @@ export async function openDeployment(deps: ActivityDeps, input: DeploymentInput,
     PULUMI_CI_PROJECT: input.project,
     PULUMI_CI_STACK: input.stack,
     PULUMI_CI_OPERATION: input.operation,
-    ...oidc,
+    ...oidc?.env,
   };
   const runDir = sandboxRunDir(deps, input.id);
   const sandboxSpec = deps.sandbox
     ? writeSandboxSpec({ dataDir: deps.dataDir, runDir, workspace, stateDir, pulumiRoot: deps.pulumiRoot, envNames: Object.keys(env) }, deps.sandbox)
     : undefined;
-  return { input, settings, workspace, sourceDir, programDir, masker, env, stateDir, runDir, sandboxSpec };
+  return { input, settings, workspace, sourceDir, programDir, masker, env, stateDir, runDir, sandboxSpec, close: oidc?.stop };
 }
 
 /** A fresh OIDC token for each step that opens the deployment, with the files the clouds' SDKs read. */
 async function deploymentCredentials(deps: ActivityDeps, input: DeploymentInput, settings: DeploymentSettings, o: { workspace: string; masker: Masker }) {
   const config = settings.operationContext?.oidc;
-  if (!hasOidc(config)) return {};
+  if (!hasOidc(config)) return undefined;
   if (!deps.oidc) throw new Error('operationContext.oidc is set, but this worker issues no OIDC tokens');
   return oidcCredentials(deps.oidc, input, config, { ...o, sandboxed: !!deps.sandbox });
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OidcIssuer } from '../state/oidc-issuer';
 import type { DeploymentInput } from '../shared/deployment';
@@ -9,27 +9,44 @@ import { giveToSandbox } from './sandbox';
 /** Where a deployment's token and credential files are: in its workspace, the one host directory its sandbox sees. */
 export const oidcDir = (workspace: string): string => join(workspace, 'oidc');
 
+export interface OidcCredentials {
+  env: Record<string, string>;
+  /** Stops renewing the token file (the step ended). */
+  stop(): void;
+}
+
 /**
  * Mints the deployment's OIDC token on the worker (the signing key never reaches the sandbox) and
  * writes it, with the files each cloud's SDKs read, into the workspace. Returns the environment that
  * points the SDKs at them, as Pulumi Deployments' "Fetch provider credentials via OIDC" does, except
  * that the exchange for cloud credentials is left to the SDKs. Nothing when no cloud is configured.
+ * While the step runs, the token file is renewed at half the token's lifetime: the SDKs read it
+ * again whenever their cloud credentials expire.
  */
 export async function oidcCredentials(
   issuer: OidcIssuer,
   input: DeploymentInput,
   config: OidcConfiguration | null | undefined,
   o: { workspace: string; masker: Masker; sandboxed: boolean },
-): Promise<Record<string, string>> {
-  if (!hasOidc(config)) return {};
-  const { token } = await issuer.mint({ org: input.org, project: input.project, stack: input.stack, operation: input.operation, deploymentId: input.id, version: input.version });
-  // Masked if a program prints it (the signature alone too: it is what makes the token usable).
-  o.masker.add(token);
-  o.masker.add(token.split('.')[2] ?? token);
+): Promise<OidcCredentials> {
+  if (!hasOidc(config)) return { env: {}, stop: () => undefined };
   const dir = oidcDir(o.workspace);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, token, { mode: 0o600 });
+  const write = async () => {
+    const { token } = await issuer.mint({ org: input.org, project: input.project, stack: input.stack, operation: input.operation, deploymentId: input.id, version: input.version });
+    // Masked if a program prints it (the signature alone too: it is what makes the token usable).
+    o.masker.add(token);
+    o.masker.add(token.split('.')[2] ?? token);
+    // Replaced whole (rename), so a reader never sees half a token.
+    writeFileSync(`${tokenFile}.new`, token, { mode: 0o600 });
+    renameSync(`${tokenFile}.new`, tokenFile);
+    if (o.sandboxed) giveToSandbox(dir);
+    return token;
+  };
+  const token = await write();
+  const renew = setInterval(() => void write().catch(() => undefined), (issuer.tokenSeconds * 1000) / 2);
+  renew.unref();
   const env: Record<string, string> = { PULUMI_DEPLOY_OIDC_CONFIG: JSON.stringify(config) };
   if (config.aws) {
     Object.assign(env, {
@@ -65,7 +82,7 @@ export async function oidcCredentials(
     });
   }
   if (o.sandboxed) giveToSandbox(dir);
-  return env;
+  return { env, stop: () => clearInterval(renew) };
 }
 
 /** Google's external-account credential file: the STS exchange, then the service account's impersonation. */

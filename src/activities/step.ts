@@ -35,6 +35,8 @@ export async function runStep<T>(
     // A step may classify its failure (e.g. PulumiInterrupted); anything else is a plain step failure.
     const type = shutdown ? 'WorkerShutdown' : err instanceof ApplicationFailure && err.type ? err.type : 'StepFailed';
     throw ApplicationFailure.nonRetryable(message, type);
+  } finally {
+    o.close?.();
   }
 }
 

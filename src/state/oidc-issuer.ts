@@ -37,6 +37,8 @@ export const issuerUrl = (publicUrl: string): string => `${publicUrl.replace(/\/
  */
 export class OidcIssuer {
   readonly issuer: string;
+  /** Lifetime of the tokens it mints. */
+  readonly tokenSeconds: number;
   private readonly keys: OidcKeyStore;
   private readonly now: () => Date;
 
@@ -46,6 +48,7 @@ export class OidcIssuer {
     private readonly o: OidcIssuerOptions,
   ) {
     this.issuer = issuerUrl(o.publicUrl);
+    this.tokenSeconds = o.tokenSeconds;
     this.keys = new OidcKeyStore(store.db);
     this.now = o.now ?? (() => new Date());
   }
