@@ -14,13 +14,34 @@ type Name = keyof typeof STACKS;
 
 let sw: Stackwright;
 let repo: TestRepo;
-/** Each stack's file and its waiting deployment; the stacks are set up side by side. */
-const started = {} as Record<Name, { file: string; id: string }>;
+/** The deployments are requested with the bootstrap token; another token decides (no self-approval). */
+let approver: string;
+/** Each stack's file, its deployment, what it showed while waiting and the answer to the decision. */
+const started = {} as Record<Name, { file: string; id: string; waiting: any; fileWhileWaiting: string | null; decided: number }>;
+const DECISIONS: Record<Name, ['approve' | 'reject', string]> = {
+  'destroy-ok': ['approve', 'decommission'],
+  'destroy-no': ['reject', 'still in use'],
+  'drift-ok': ['approve', 'put it back'],
+  'drift-no': ['reject', 'the change by hand is wanted'],
+};
 
+// The stacks run side by side, each decided as soon as it waits: their Pulumi runs overlap.
 beforeAll(async () => {
   sw = await startStackwright();
   repo = createProgramRepo('website');
-  await Promise.all((Object.keys(STACKS) as Name[]).map(async (name) => (started[name] = await setUp(name))));
+  const token = await sw.api('/api/tokens', { method: 'POST', body: { name: `approver-${org}`, role: 'deployer', organization: org } });
+  expect(token.status).toBe(201);
+  approver = token.body.token;
+  await Promise.all(
+    (Object.keys(STACKS) as Name[]).map(async (name) => {
+      const { file, id } = await setUp(name);
+      const waiting = await waitForStatus(sw, stackPath(name), id, 'waiting-for-approval');
+      const fileWhileWaiting = existsSync(file) ? readFileSync(file, 'utf8') : null;
+      const [decision, comment] = DECISIONS[name];
+      const decided = (await sw.api(`${stackPath(name)}/deployments/${id}/${decision}`, { method: 'POST', body: { comment }, token: approver })).status;
+      started[name] = { file, id, waiting, fileWhileWaiting, decided };
+    }),
+  );
 }, 300_000);
 afterAll(async () => sw?.stop());
 
@@ -45,54 +66,41 @@ async function setUp(name: Name): Promise<{ file: string; id: string }> {
   return { file, id: res.body.id };
 }
 
-const decide = (name: Name, decision: 'approve' | 'reject', comment: string) =>
-  sw.api(`${stackPath(name)}/deployments/${started[name].id}/${decision}`, { method: 'POST', body: { comment } });
-
-async function waiting(name: Name) {
-  const d = await waitForStatus(sw, stackPath(name), started[name].id, 'waiting-for-approval');
-  expect(d.jobs[0].steps.map((s: any) => s.name)).toEqual(['Get source', 'Pre-run command 1', 'Preview for approval', 'Approval', 'Pulumi operation']);
-  return d;
+/** What the deployment showed while it waited, and how it ended once decided. */
+async function outcome(name: Name) {
+  const { id, waiting, decided } = started[name];
+  expect(waiting.jobs[0].steps.map((s: any) => s.name)).toEqual(['Get source', 'Pre-run command 1', 'Preview for approval', 'Approval', 'Pulumi operation']);
+  expect(decided).toBe(200);
+  return { waiting, done: await waitForDeployment(sw, stackPath(name), id) };
 }
 
 test('a destroy waits with what it would delete; approved, it deletes', async () => {
-  const { file, id } = started['destroy-ok'];
-  const d = await waiting('destroy-ok');
-  expect(d.approval.changeSummary).toEqual({ delete: 2 });
-  expect(existsSync(file)).toBe(true);
-  expect((await decide('destroy-ok', 'approve', 'decommission')).status).toBe(200);
-  const done = await waitForDeployment(sw, stackPath('destroy-ok'), id);
+  const { waiting, done } = await outcome('destroy-ok');
+  expect(waiting.approval.changeSummary).toEqual({ delete: 2 });
+  expect(started['destroy-ok'].fileWhileWaiting).toBe('hello from destroy-ok');
   expect([done.status, done.message]).toEqual(['succeeded', undefined]);
-  expect(existsSync(file)).toBe(false);
+  expect(existsSync(started['destroy-ok'].file)).toBe(false);
   // pulumi destroy takes no plan: it previews again and compares with what was approved.
-  expect(await stepLog(sw, stackPath('destroy-ok'), id, 4)).toContain('pulumi destroy');
+  expect(await stepLog(sw, stackPath('destroy-ok'), done.id, 4)).toContain('pulumi destroy');
 }, 300_000);
 
 test('a rejected destroy deletes nothing', async () => {
-  const { file, id } = started['destroy-no'];
-  await waiting('destroy-no');
-  expect((await decide('destroy-no', 'reject', 'still in use')).status).toBe(200);
-  const done = await waitForDeployment(sw, stackPath('destroy-no'), id);
-  expect([done.status, done.message]).toEqual(['failed', 'Rejected by bootstrap-admin: still in use']);
-  expect(readFileSync(file, 'utf8')).toBe('hello from destroy-no');
+  const { done } = await outcome('destroy-no');
+  expect([done.status, done.message]).toEqual(['failed', `Rejected by approver-${org}: still in use`]);
+  expect(readFileSync(started['destroy-no'].file, 'utf8')).toBe('hello from destroy-no');
 }, 300_000);
 
 test('a drift remediation waits with the change it would make; approved, it puts the resource back', async () => {
-  const { file, id } = started['drift-ok'];
-  const d = await waiting('drift-ok');
-  expect(d.approval.changeSummary).toMatchObject({ update: 1 });
-  expect(readFileSync(file, 'utf8')).toBe('changed by hand');
-  expect((await decide('drift-ok', 'approve', 'put it back')).status).toBe(200);
-  const done = await waitForDeployment(sw, stackPath('drift-ok'), id);
+  const { waiting, done } = await outcome('drift-ok');
+  expect(waiting.approval.changeSummary).toMatchObject({ update: 1 });
+  expect(started['drift-ok'].fileWhileWaiting).toBe('changed by hand');
   expect([done.status, done.message]).toEqual(['succeeded', undefined]);
-  expect(readFileSync(file, 'utf8')).toBe('hello from drift-ok');
-  expect(await stepLog(sw, stackPath('drift-ok'), id, 4)).toMatch(/pulumi up --refresh --plan \S+plan\.json|pulumi up --plan \S+plan\.json --refresh/);
+  expect(readFileSync(started['drift-ok'].file, 'utf8')).toBe('hello from drift-ok');
+  expect(await stepLog(sw, stackPath('drift-ok'), done.id, 4)).toMatch(/pulumi up --refresh --plan \S+plan\.json|pulumi up --plan \S+plan\.json --refresh/);
 }, 300_000);
 
 test('a rejected drift remediation leaves the drifted resource as it is', async () => {
-  const { file, id } = started['drift-no'];
-  await waiting('drift-no');
-  expect((await decide('drift-no', 'reject', 'the change by hand is wanted')).status).toBe(200);
-  const done = await waitForDeployment(sw, stackPath('drift-no'), id);
-  expect([done.status, done.message]).toEqual(['failed', 'Rejected by bootstrap-admin: the change by hand is wanted']);
-  expect(readFileSync(file, 'utf8')).toBe('changed by hand');
+  const { done } = await outcome('drift-no');
+  expect([done.status, done.message]).toEqual(['failed', `Rejected by approver-${org}: the change by hand is wanted`]);
+  expect(readFileSync(started['drift-no'].file, 'utf8')).toBe('changed by hand');
 }, 300_000);

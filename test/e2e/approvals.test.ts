@@ -207,6 +207,9 @@ test('bad inputs: settings fields, decision bodies, unknown and finished deploym
   expect(fieldsOf(await settings({ approvers: ['role:owner'] }))).toEqual([400, ['operationContext.options.requireApproval.approvers.0']]);
   expect(fieldsOf(await settings({ approvers: ['a'], requiredApprovals: 2 }))).toEqual([400, ['operationContext.options.requireApproval.requiredApprovals']]);
   expect(fieldsOf(await settings({ quorum: 2 }))).toEqual([400, ['operationContext.options.requireApproval.quorum']]);
+  // Approvals always hold the queue: the opposite is refused rather than ignored.
+  expect(fieldsOf(await settings({ holdQueue: false }))).toEqual([400, ['operationContext.options.requireApproval.holdQueue']]);
+  expect((await settings({ holdQueue: true })).status).toBe(200);
   // On a create request too.
   const create = await sw.api(`${stackPath('bad')}/deployments`, {
     method: 'POST',
