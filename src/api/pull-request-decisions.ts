@@ -59,16 +59,19 @@ export async function handleCommentDelivery(
 }
 
 async function decideFromComment(deps: ApiDeps, api: GitHostApi, cmd: PullRequestCommand): Promise<CommentDecision[]> {
+  // The answer is a courtesy: decisions taken stand even when it cannot be written.
+  const reply = (body: string) =>
+    replyOnPullRequest(api, cmd, body).catch((err: unknown) => deps.log.warn({ err, repository: cmd.repository, number: cmd.number }, 'could not answer a pull request comment'));
   const who = gitHostIdentity(cmd.provider, cmd.author);
   const kind = cmd.provider === 'github' ? 'pull request' : 'merge request';
   const waiting = await deps.store.deployments.byPullRequest({ provider: cmd.provider, repository: cmd.repository, number: cmd.number }, ['waiting-for-approval']);
   if (waiting.length === 0) {
-    await replyOnPullRequest(api, cmd, `Stackwright: \`/stackwright ${cmd.decision}\` by @${cmd.author} not accepted: no deployment of this ${kind} is waiting for approval.`);
+    await reply(`Stackwright: \`/stackwright ${cmd.decision}\` by @${cmd.author} not accepted: no deployment of this ${kind} is waiting for approval.`);
     return [];
   }
   if (!(await hasWriteAccess(api, cmd))) {
     const refused = `${who} has no write access to ${cmd.repository}`;
-    await replyOnPullRequest(api, cmd, `Stackwright: \`/stackwright ${cmd.decision}\` by @${cmd.author} not accepted: ${refused}.`);
+    await reply(`Stackwright: \`/stackwright ${cmd.decision}\` by @${cmd.author} not accepted: ${refused}.`);
     return waiting.map((d) => outcome(d, 'refused', refused));
   }
   const decisions: CommentDecision[] = [];
@@ -91,7 +94,7 @@ async function decideFromComment(deps: ApiDeps, api: GitHostApi, cmd: PullReques
     }
   }
   const lines = decisions.map((d) => `- ${d.stack} deployment ${d.version}: ${d.result === 'accepted' ? d.message : `not accepted: ${d.message}`}`);
-  await replyOnPullRequest(api, cmd, [`Stackwright: \`/stackwright ${cmd.decision}\` by @${cmd.author} (${who}):`, '', ...lines].join('\n'));
+  await reply([`Stackwright: \`/stackwright ${cmd.decision}\` by @${cmd.author} (${who}):`, '', ...lines].join('\n'));
   return decisions;
 }
 
