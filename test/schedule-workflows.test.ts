@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflows, createTimeSkipping, quietRuntime } from './helpers/time-skipping';
 import type { SharedActivities } from '../src/activities';
 import type { DeploymentStatus } from '../src/shared/deployment';
 import type { StackRef } from '../src/shared/names';
-import { resolveTools } from '../src/tools';
 import { ttlWorkflowId } from '../src/deployments/schedules';
 import { scheduledDeployment, ttlStack } from '../src/workflows';
 import { ttlStateQuery, ttlUpdateSignal, type FiringCheck, type TtlEvent, type TtlTerms } from '../src/workflows/schedule-definitions';
@@ -18,16 +18,15 @@ const HISTORIES = join(__dirname, 'histories');
 const RECORD = process.env.RECORD_HISTORIES === '1';
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
-const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 let env: TestWorkflowEnvironment;
 let workflowBundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  quietRuntime();
   [env, workflowBundle] = await Promise.all([
-    TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: resolveTools().temporalTestServer } } }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger }),
+    createTimeSkipping(),
+    bundleWorkflows(),
   ]);
 });
 afterAll(async () => env?.teardown());

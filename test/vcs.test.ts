@@ -13,6 +13,8 @@ import type { DeploymentSettings } from '../src/shared/settings';
 import { githubExample } from './helpers/webhook-examples';
 import { EnvConfig, PRIVATE_ENV, parseEnv } from '../src/config';
 import { startFakeGitHost, type FakeGitHost } from './helpers/fake-git-host';
+import { githubCommentEvent, gitlabCommentEvent, MAX_DECISION_COMMENT, parseCommand } from '../src/vcs/comment-event';
+import { hasWriteAccess } from '../src/vcs/pull-request-access';
 
 const SHA = 'c0ffee'.padEnd(40, '0');
 
@@ -412,5 +414,68 @@ describe('configuration', () => {
     expect(() => parseEnv({ STACKWRIGHT_GITHUB_WEBHOOK_SECRET: 'short' })).toThrow(/STACKWRIGHT_GITHUB_WEBHOOK_SECRET: must be at least 16 characters/);
     expect(() => parseEnv({ STACKWRIGHT_GITHUB_API_URL: 'not a url' })).toThrow(/STACKWRIGHT_GITHUB_API_URL/);
     expect(parseEnv({}).STACKWRIGHT_WEBHOOK_MAX_BYTES).toBe(5 * 1024 * 1024);
+  });
+});
+
+describe('pull request decision comments', () => {
+  test.each([
+    ['/stackwright approve', { decision: 'approve' }],
+    ['  /stackwright approve   looks right  ', { decision: 'approve', comment: 'looks right' }],
+    ['\n/stackwright reject\r\nnot now\r\nsee the freeze', { decision: 'reject', comment: 'not now\nsee the freeze' }],
+    ['/stackwright approved', undefined],
+    ['please /stackwright approve', undefined],
+    ['first line\n/stackwright approve', undefined],
+    ['/stackwright', undefined],
+  ])('%j', (body, expected) => expect(parseCommand(body)).toEqual(expected));
+
+  test('the comment is cut to the length the REST route accepts', () => {
+    expect(parseCommand(`/stackwright reject ${'x'.repeat(5000)}`)?.comment).toHaveLength(MAX_DECISION_COMMENT);
+  });
+
+  test('GitHub issue_comment: only new comments on pull requests carry a command', () => {
+    const p = githubExample('issue_comment', (e) => e.action === 'created');
+    p.comment.body = '/stackwright approve ok';
+    expect(githubCommentEvent('issue_comment', p)).toEqual({ ok: true, ignored: 'a comment on an issue, not a pull request' });
+    p.issue.pull_request = { url: 'https://api.github.com/repos/Codertocat/Hello-World/pulls/1' };
+    expect(githubCommentEvent('issue_comment', p)).toEqual({
+      ok: true,
+      command: { provider: 'github', repository: 'Codertocat/Hello-World', number: p.issue.number, author: 'Codertocat', decision: 'approve', comment: 'ok' },
+    });
+    expect(githubCommentEvent('issue_comment', { ...p, action: 'edited' })).toEqual({ ok: true, ignored: 'comment edited' });
+    expect(githubCommentEvent('push', p)).toBeUndefined();
+    const bad = githubCommentEvent('issue_comment', { ...p, comment: { body: 'x' } });
+    expect(bad?.ok === false && bad.issues.map((i) => i.path.join('.'))).toEqual(['comment.user']);
+  });
+
+  test('GitLab Note Hook: notes on merge requests only', () => {
+    const note = {
+      object_kind: 'note',
+      user: { id: 7, username: 'dev' },
+      project: { id: 3, path_with_namespace: 'group/infra' },
+      object_attributes: { note: '/stackwright reject', noteable_type: 'MergeRequest' },
+      merge_request: { iid: 9 },
+    };
+    expect(gitlabCommentEvent('Note Hook', note)).toEqual({
+      ok: true,
+      command: { provider: 'gitlab', repository: 'group/infra', projectId: 3, number: 9, author: 'dev', authorId: 7, decision: 'reject' },
+    });
+    expect(gitlabCommentEvent('Note Hook', { ...note, object_attributes: { ...note.object_attributes, noteable_type: 'Commit' } })).toEqual({ ok: true, ignored: 'a note on a Commit, not a merge request' });
+    expect(gitlabCommentEvent('Note Hook', { ...note, object_attributes: { ...note.object_attributes, action: 'update' } })).toEqual({ ok: true, ignored: 'note update' });
+  });
+
+  test('write access as the git hosts say', async () => {
+    const host = await startFakeGitHost();
+    try {
+      host.githubPermissions.set('w', 'write').set('m', 'maintain').set('t', 'triage');
+      host.gitlabAccess.set(1, 30).set(2, 20);
+      const gh = (author: string) => hasWriteAccess({ apiUrl: host.githubUrl, token: 't' }, { provider: 'github', repository: 'o/r', number: 1, author, decision: 'approve' });
+      expect(await Promise.all(['w', 'm', 't', 'nobody'].map(gh))).toEqual([true, true, false, false]);
+      const gl = (authorId: number) => hasWriteAccess({ apiUrl: host.gitlabUrl, token: 't' }, { provider: 'gitlab', repository: 'g/p', projectId: 5, number: 1, author: 'x', authorId, decision: 'approve' });
+      expect(await Promise.all([1, 2, 3].map(gl))).toEqual([true, false, false]);
+      host.failWith = 500;
+      await expect(gh('w')).rejects.toThrow();
+    } finally {
+      await host.close();
+    }
   });
 });

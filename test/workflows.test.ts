@@ -5,7 +5,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import * as proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflows, createTimeSkipping, quietRuntime } from './helpers/time-skipping';
 import type { ReviewStackActivities, SharedActivities, WorkspaceActivities } from '../src/activities';
 import { reviewStack } from '../src/workflows/review-stack';
 import { reviewCloseSignal, reviewPushSignal } from '../src/workflows/review-definitions';
@@ -32,18 +33,17 @@ import { OperationAttr, SEARCH_ATTRIBUTES, StackAttr, StatusAttr, VersionAttr } 
 
 const HISTORIES = join(__dirname, 'histories');
 const RECORD = process.env.RECORD_HISTORIES === '1';
-const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 let env: TestWorkflowEnvironment;
 let workflowBundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  quietRuntime();
   [env, workflowBundle] = await Promise.all([
     TestWorkflowEnvironment.createLocal({
       server: { executable: { type: 'existing-path', path: resolveTools().temporalCli }, searchAttributes: SEARCH_ATTRIBUTES },
     }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger }),
+    bundleWorkflows(),
   ]);
 });
 afterAll(async () => env?.teardown());
@@ -557,9 +557,7 @@ describe('stackQueue rules', () => {
 
 describe('stackQueue expiry (time-skipping server)', () => {
   test('each queued deployment is skipped once it has waited 7 days, and not before', async () => {
-    const skipping = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: resolveTools().temporalTestServer } },
-    });
+    const skipping = await createTimeSkipping();
     try {
       const stack = newStack();
       const taskQueue = `expiry-${randomUUID()}`;
@@ -872,9 +870,7 @@ describe('deployment approvals', () => {
   });
 
   test('time-skipping: reminders fire at their lead times, then the approval times out', async () => {
-    const skipping = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: resolveTools().temporalTestServer } },
-    });
+    const skipping = await createTimeSkipping();
     try {
       // The deployment workflow keeps its status in a search attribute, which the server must know.
       await skipping.connection.operatorService.addSearchAttributes({
@@ -1085,9 +1081,7 @@ describe('reviewStack', () => {
   }
 
   test('pushes update the review stack once per commit; a close destroys, retries a failed destroy, then removes it; a second close changes nothing', async () => {
-    const skipping = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: resolveTools().temporalTestServer } },
-    });
+    const skipping = await createTimeSkipping();
     try {
       const taskQueue = `review-${randomUUID()}`;
       const { calls, activities } = reviewActivities(['failed', 'succeeded']);
@@ -1120,9 +1114,7 @@ describe('reviewStack', () => {
   });
 
   test('the time to live tears down a review stack nobody pushed to or closed', async () => {
-    const skipping = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: resolveTools().temporalTestServer } },
-    });
+    const skipping = await createTimeSkipping();
     try {
       const taskQueue = `review-ttl-${randomUUID()}`;
       const { calls, activities } = reviewActivities([]);

@@ -1,5 +1,5 @@
 import type { StepStatus, DeploymentInput } from '../shared/deployment';
-import { describePlanned, type ApprovalRequest, type Decision } from '../shared/approval';
+import { describePlanned, requesterIdentity, type ApprovalRequest, type Decision } from '../shared/approval';
 import { appendDecision, saveApprovalRequest } from '../store/approvals';
 import { openDeployment, type ActivityDeps } from './context';
 import { LogWriter } from './log-writer';
@@ -29,7 +29,7 @@ export function approvalSharedActivities(deps: ActivityDeps) {
         `Preview (step ${request.previewStep}): ${describePlanned(request.changeSummary)}.`,
         `Approvers: ${who}; ${request.requiredApprovals} approval(s) needed; times out at ${request.deadline}.`,
       ]);
-      return record ? { requestedBy: record.requestedBy } : {};
+      return record ? { requestedBy: requesterIdentity(record, input.trigger) } : {};
     },
 
     /** One approve or reject, in the record and the log. */

@@ -33,6 +33,8 @@ export interface ApiDeps {
     maxBytes: number;
     /** Lists a pull request's files for path filters (GitHub's webhook does not). */
     github?: { apiUrl: string; token?: string };
+    /** Checks a merge request commenter's access and answers them. */
+    gitlab?: { apiUrl: string; token?: string };
   };
   /** The Pulumi backend URL of a stack (stack reads, exports and history come from it). */
   stateBackendUrl: (ref: StackRef) => string;
@@ -84,6 +86,7 @@ export function apiDeps(config: Config, store: Store, temporal: Client, log: Log
       genericVcsSecret: config.STACKWRIGHT_GENERIC_VCS_SECRET,
       maxBytes: config.STACKWRIGHT_WEBHOOK_MAX_BYTES,
       github: { apiUrl: config.STACKWRIGHT_GITHUB_API_URL, token: config.STACKWRIGHT_GITHUB_TOKEN },
+      gitlab: { apiUrl: config.STACKWRIGHT_GITLAB_API_URL, token: config.STACKWRIGHT_GITLAB_TOKEN },
     },
   };
 }

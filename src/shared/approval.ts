@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { roleIncludes, Role } from './identity';
-import type { Operation } from './deployment';
+import type { DeploymentTrigger, Operation } from './deployment';
 import type { DeploymentSettings } from './settings';
 
 // operationContext.options.requireApproval: a Stackwright extension (Pulumi Deployments has no approvals).
@@ -39,6 +39,11 @@ export const RequireApproval = z
     allowSelfApproval: z.boolean().nullish(),
     approvalTimeout: Duration.refine((s) => (validMs(s) ?? 0) <= MAX_TIMEOUT_MS, 'must be at most 30d').nullish(),
     reminders: z.array(Duration).max(10).nullish(),
+    // Only true (the behaviour) is accepted: letting later deployments run past a waiting one is not built.
+    holdQueue: z
+      .boolean()
+      .nullish()
+      .refine((v) => v !== false, 'false is not available: a deployment waiting for approval always holds its stack’s queue, so later deployments never run between its preview and its apply'),
   })
   .strict()
   .superRefine((r, ctx) => {
@@ -77,6 +82,19 @@ export function approvalPolicy(settings: DeploymentSettings, operation: Operatio
     timeoutMs: durationMs(r.approvalTimeout ?? DEFAULT_TIMEOUT),
     remindersMs: [...new Set((r.reminders ?? []).map(durationMs))].sort((a, b) => b - a),
   };
+}
+
+/** A git host user as a decider: `github:<login>`, `gitlab:<username>`. */
+export const gitHostIdentity = (provider: 'github' | 'gitlab', user: string): string => `${provider}:${user}`;
+
+/**
+ * Who requested a deployment, as deciders are named (who may not approve it without
+ * allowSelfApproval): a token's name, or for a git event the git host user who pushed or opened
+ * the pull request.
+ */
+export function requesterIdentity(record: { initiator: string; requestedBy: string }, trigger: DeploymentTrigger | undefined): string {
+  const host = trigger?.provider;
+  return record.initiator === 'webhook' && (host === 'github' || host === 'gitlab') ? gitHostIdentity(host, record.requestedBy) : record.requestedBy;
 }
 
 /** Who decides: an API token (its name and role) or a git host user (`github:<login>`, write access checked). */

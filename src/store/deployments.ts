@@ -7,6 +7,8 @@ import type { DeploymentSettings } from '../shared/settings';
 import { TERMINAL, type DeploymentStatus, type Operation, type StepStatus } from '../shared/deployment';
 import type { ResourceChanges } from '../shared/drift';
 import type { ApprovalRequest, Decision } from '../shared/approval';
+import type { DeploymentTrigger } from '../shared/deployment';
+import { normalizeRepository, type VcsProvider } from '../vcs/repository';
 
 export interface StepRecord {
   name: string;
@@ -39,6 +41,8 @@ export interface DeploymentRecord extends StackRef {
   approvalRequest?: ApprovalRequest | null;
   /** requireApproval: every decision, in order. */
   approvals?: Decision[];
+  /** The git event that started it (recorded since the trigger columns exist). */
+  trigger?: DeploymentTrigger;
 }
 
 export interface NewDeployment {
@@ -48,6 +52,8 @@ export interface NewDeployment {
   initiator: string;
   requestedBy: string;
   steps: string[];
+  /** The git event that started it. */
+  trigger?: DeploymentTrigger;
   /** Client-chosen key that makes the request idempotent, with a hash of what was asked. */
   idempotency?: IdempotencyKey;
 }
@@ -127,6 +133,7 @@ export class DeploymentStore {
           created: now,
           modified: now,
           started: null,
+          ...(d.trigger && { git_trigger: JSON.stringify(d.trigger), pull_request_key: pullRequestKeyOf(d.trigger) ?? null }),
         })
         .execute();
       if (d.steps.length > 0) {
@@ -359,6 +366,18 @@ export class DeploymentStore {
     await this.db.updateTable('deployments').set({ drift_remediation_id: remediationId }).where('id', '=', detectionId).execute();
   }
 
+  /** Deployments whose git trigger names this pull request and that are in one of these statuses. */
+  async byPullRequest(pr: PullRequestRef, statuses: readonly DeploymentStatus[]): Promise<DeploymentRecord[]> {
+    const rows = await this.db
+      .selectFrom('deployments')
+      .selectAll()
+      .where('pull_request_key', '=', pullRequestKey(pr))
+      .where('status', 'in', [...statuses])
+      .orderBy('created')
+      .execute();
+    return this.hydrate(rows);
+  }
+
   /** Rows as records, with their steps. */
   async hydrate(rows: DeploymentRow[]): Promise<DeploymentRecord[]> {
     if (rows.length === 0) return [];
@@ -393,9 +412,24 @@ export class DeploymentStore {
       driftRemediationId: r.drift_remediation_id,
       approvalRequest: r.approval_request ? JSON.parse(r.approval_request) : null,
       approvals: r.approvals ? JSON.parse(r.approvals) : [],
+      ...(r.git_trigger && { trigger: JSON.parse(r.git_trigger) as DeploymentTrigger }),
       steps: steps
         .filter((s) => s.deployment_id === r.id)
         .map((s) => ({ name: s.name, status: s.status as StepStatus, started: s.started, lastUpdated: s.last_updated })),
     }));
   }
 }
+
+/** A pull (merge) request of a repository on a git host. */
+export interface PullRequestRef {
+  provider: VcsProvider;
+  repository: string;
+  number: number;
+}
+
+/** How a pull request is looked up: `<provider>:<normalized repository>#<number>`. */
+export const pullRequestKey = (pr: PullRequestRef): string =>
+  `${pr.provider}:${normalizeRepository(pr.provider, pr.repository)}#${pr.number}`;
+
+const pullRequestKeyOf = (t: DeploymentTrigger): string | undefined =>
+  t.pullRequest === undefined ? undefined : pullRequestKey({ provider: t.provider, repository: t.repository, number: t.pullRequest });

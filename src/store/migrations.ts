@@ -288,6 +288,14 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // The git event behind a deployment, and the pull request it names (found by a pull request comment).
+  '0012_deployment_triggers': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('deployments').addColumn('git_trigger', 'text').execute();
+      await db.schema.alterTable('deployments').addColumn('pull_request_key', 'varchar(400)').execute();
+      await db.schema.createIndex('deployments_pull_request').on('deployments').columns(['pull_request_key', 'status']).execute();
+    },
+  },
   '0016_oidc': {
     async up(db: Kysely<unknown>) {
       await db.schema

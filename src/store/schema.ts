@@ -32,6 +32,8 @@ export interface Database {
     drift_remediation_id: string | null; // the remediate-drift deployment a detection queued
     approval_request?: string | null; // JSON ApprovalRequest: what a deployment waiting for approval showed
     approvals?: string | null; // JSON Decision[]: every approve and reject, in order
+    git_trigger?: string | null; // JSON DeploymentTrigger: the git event that started it
+    pull_request_key?: string | null; // <provider>:<normalized repository>#<number> of the pull request its trigger names
   };
   deployment_steps: {
     deployment_id: string;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ReviewProvider } from '../shared/review';
 import { normalizeRepository, type RepositoryKey } from './repository';
+import { GitHubPullRequest as GitHubPullRequestPayload, GitLabMergeRequest as GitLabMergeRequestPayload } from './payloads';
 
 /** What a pull request event means for review stacks: new code to deploy, or the end of the pull request. */
 export interface ReviewEvent {
@@ -22,20 +23,11 @@ export interface ReviewEvent {
   merged: boolean;
 }
 
-const sha = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/);
 const label = z.object({ name: z.string() });
 
-const GitHubPullRequest = z.object({
-  action: z.string(),
-  number: z.number().int().positive(),
-  pull_request: z.object({
-    head: z.object({ sha, ref: z.string().optional(), repo: z.object({ full_name: z.string() }).nullish() }),
-    base: z.object({ ref: z.string().min(1) }),
-    merged: z.boolean().nullish(),
-    labels: z.array(label).default([]),
-  }),
-  repository: z.object({ full_name: z.string().min(1), clone_url: z.string().optional() }),
-  sender: z.object({ login: z.string() }).optional(),
+// The preview parser's schemas, with what review stacks read besides.
+const GitHubPullRequest = GitHubPullRequestPayload.extend({
+  pull_request: GitHubPullRequestPayload.shape.pull_request.extend({ merged: z.boolean().nullish(), labels: z.array(label).default([]) }),
 });
 
 /** Pull request actions that bring code a review stack deploys; `labeled` may open a gate. */
@@ -66,21 +58,7 @@ export function githubReviewEvent(eventName: string, body: unknown): ReviewEvent
   };
 }
 
-const GitLabMergeRequest = z.object({
-  object_kind: z.literal('merge_request'),
-  user: z.object({ username: z.string() }).optional(),
-  project: z.object({ path_with_namespace: z.string().min(1), git_http_url: z.string().optional() }),
-  labels: z.array(z.object({ title: z.string() })).default([]),
-  object_attributes: z.object({
-    iid: z.number().int().positive(),
-    action: z.string().optional(),
-    target_branch: z.string().min(1),
-    source_branch: z.string().optional(),
-    last_commit: z.object({ id: sha }),
-    source_project_id: z.number().int().optional(),
-    target_project_id: z.number().int().optional(),
-  }),
-});
+const GitLabMergeRequest = GitLabMergeRequestPayload.extend({ labels: z.array(z.object({ title: z.string() })).default([]) });
 
 /** A GitLab Merge Request Hook: open, reopen and update (new commits, or labels) deploy; close and merge tear down. */
 export function gitlabReviewEvent(eventName: string, body: unknown): ReviewEvent | undefined {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createProgramRepo, type TestRepo } from '../helpers/repo';
 import { newOutDir, startStackwright, waitForDeployment, type Stackwright } from '../helpers/stackwright';
+import { stepLog as readStepLog, waitForStatus as waitForAnyStatus } from '../helpers/approvals';
 import { resolveTools } from '../../src/tools';
 import { stackPassphrase, stackStateDir } from '../../src/activities/stack-state';
 
@@ -94,22 +95,12 @@ async function deploy(stack: string, as = 'alice'): Promise<string> {
   return res.body.id;
 }
 
-async function waitForStatus(stack: string, id: string, status: string, timeoutMs = 180_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { body } = await sw.api(`${stackPath(stack)}/deployments/${id}`);
-    if (body.status === status) return body;
-    if (['succeeded', 'failed', 'skipped'].includes(body.status)) throw new Error(`deployment ended ${body.status} (${body.message}) before ${status}`);
-    if (Date.now() > deadline) throw new Error(`deployment ${id} still ${body.status}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+const waitForStatus = (stack: string, id: string, status: string) => waitForAnyStatus(sw, stackPath(stack), id, status);
 
 const decide = (stack: string, id: string, decision: 'approve' | 'reject', as: string, body?: unknown) =>
   sw.api(`${stackPath(stack)}/deployments/${id}/${decision}`, { method: 'POST', token: tokens[as], body });
 
-const stepLog = async (stack: string, id: string, step: number) =>
-  ((await sw.api(`${stackPath(stack)}/deployments/${id}/logs?step=${step}&count=499`)).body.lines as { line?: string }[]).map((l) => l.line ?? '').join('');
+const stepLog = (stack: string, id: string, step: number) => readStepLog(sw, stackPath(stack), id, step);
 
 test('an update waits after its preview; self-approval and non-approvers are refused; two approvals, across a worker restart, apply the plan', async () => {
   const { outDir, id } = started.two;
@@ -216,6 +207,9 @@ test('bad inputs: settings fields, decision bodies, unknown and finished deploym
   expect(fieldsOf(await settings({ approvers: ['role:owner'] }))).toEqual([400, ['operationContext.options.requireApproval.approvers.0']]);
   expect(fieldsOf(await settings({ approvers: ['a'], requiredApprovals: 2 }))).toEqual([400, ['operationContext.options.requireApproval.requiredApprovals']]);
   expect(fieldsOf(await settings({ quorum: 2 }))).toEqual([400, ['operationContext.options.requireApproval.quorum']]);
+  // Approvals always hold the queue: the opposite is refused rather than ignored.
+  expect(fieldsOf(await settings({ holdQueue: false }))).toEqual([400, ['operationContext.options.requireApproval.holdQueue']]);
+  expect((await settings({ holdQueue: true })).status).toBe(200);
   // On a create request too.
   const create = await sw.api(`${stackPath('bad')}/deployments`, {
     method: 'POST',

@@ -19,6 +19,10 @@ export interface FakeGitHost {
   comments: Map<string, { id: number; body: string }[]>;
   /** Files a pull request changes, by `<repo>#<number>` (GitHub's pulls/{n}/files). */
   pullFiles: Map<string, string[]>;
+  /** Repository roles by login (GitHub's collaborators/{login}/permission); an unknown login is a 404. */
+  githubPermissions: Map<string, 'admin' | 'maintain' | 'write' | 'triage' | 'read'>;
+  /** Project access levels by user id (GitLab's members/all/{id}: 30 Developer, 20 Reporter); unknown is a 404. */
+  gitlabAccess: Map<number, number>;
   /** Answer every request with this HTTP status instead (e.g. to simulate an outage). */
   failWith?: number;
   close(): Promise<void>;
@@ -32,6 +36,8 @@ export async function startFakeGitHost(): Promise<FakeGitHost> {
   const calls: RecordedCall[] = [];
   const comments = new Map<string, { id: number; body: string }[]>();
   const pullFiles = new Map<string, string[]>();
+  const githubPermissions: FakeGitHost['githubPermissions'] = new Map();
+  const gitlabAccess = new Map<number, number>();
   let nextId = 1000;
   const host = {} as FakeGitHost;
   const server: Server = createServer((req, res) => {
@@ -53,11 +59,22 @@ export async function startFakeGitHost(): Promise<FakeGitHost> {
       if ((m = route.match(/^GET \/github\/repos\/([^/]+\/[^/]+)\/pulls\/(\d+)\/files$/))) {
         return send(200, (pullFiles.get(`${m[1]}#${m[2]}`) ?? []).map((filename) => ({ filename, status: 'modified' })));
       }
+      if ((m = route.match(/^GET \/github\/repos\/([^/]+\/[^/]+)\/collaborators\/([^/]+)\/permission$/))) {
+        const role = githubPermissions.get(decodeURIComponent(m[2]));
+        if (!role) return send(404, { message: 'Not Found' });
+        // GitHub's `permission` knows admin, write, read and none; `role_name` names the role itself.
+        const permission = role === 'maintain' ? 'write' : role === 'triage' ? 'read' : role;
+        return send(200, { permission, role_name: role, user: { login: decodeURIComponent(m[2]) } });
+      }
       if ((m = route.match(/^PATCH \/github\/repos\/([^/]+\/[^/]+)\/issues\/comments\/(\d+)$/))) return send(200, editComment(Number(m[2]), body.body));
       // GitLab (project ids arrive URL-encoded: group%2Fproject)
       if ((m = route.match(/^POST \/gitlab\/projects\/([^/]+)\/statuses\/(\w+)$/))) return send(201, { id: nextId++, ...body });
       if ((m = route.match(/^GET \/gitlab\/projects\/([^/]+)\/merge_requests\/(\d+)\/notes$/))) return send(200, comments.get(`${decodeURIComponent(m[1])}!${m[2]}`) ?? []);
       if ((m = route.match(/^POST \/gitlab\/projects\/([^/]+)\/merge_requests\/(\d+)\/notes$/))) return send(201, addComment(`${decodeURIComponent(m[1])}!${m[2]}`, body.body));
+      if ((m = route.match(/^GET \/gitlab\/projects\/([^/]+)\/members\/all\/(\d+)$/))) {
+        const level = gitlabAccess.get(Number(m[2]));
+        return level === undefined ? send(404, { message: '404 Not found' }) : send(200, { id: Number(m[2]), access_level: level });
+      }
       if ((m = route.match(/^PUT \/gitlab\/projects\/([^/]+)\/merge_requests\/(\d+)\/notes\/(\d+)$/))) return send(200, editComment(Number(m[3]), body.body));
       send(404, { message: `no route for ${route}` });
     });
@@ -82,6 +99,8 @@ export async function startFakeGitHost(): Promise<FakeGitHost> {
     calls,
     comments,
     pullFiles,
+    githubPermissions,
+    gitlabAccess,
     close: () => new Promise<void>((r) => server.close(() => r())),
   });
 }

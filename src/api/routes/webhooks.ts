@@ -15,6 +15,8 @@ import { stackKey } from '../../shared/names';
 import { githubReviewEvent, gitlabReviewEvent, type ReviewEvent } from '../../vcs/review-event';
 import { notReviewStacks, planReviews, reviewNeedsChangedFiles } from '../../vcs/review-plan';
 import { signalReviews, type ReviewDispatch } from '../../deployments/review-intake';
+import { githubCommentEvent, gitlabCommentEvent, type CommentParsed } from '../../vcs/comment-event';
+import { handleCommentDelivery } from '../pull-request-decisions';
 
 const DEFAULT_WEBHOOK_MAX_BYTES = 5 * 1024 * 1024;
 
@@ -29,6 +31,11 @@ interface Intake {
   parse(body: unknown, c: Context): Parsed;
   /** What the delivery means for review stacks (pull request events only). */
   review?(body: unknown, c: Context): ReviewEvent | undefined;
+  /** A pull request comment, which may approve or reject deployments (comment events only). */
+  comment?(body: unknown, c: Context): CommentParsed | undefined;
+  /** The git host's API, to check a commenter's access and answer them. */
+  api?: { apiUrl: string; token?: string };
+  apiSetting?: string;
 }
 
 /**
@@ -52,6 +59,9 @@ export function webhookRoutes(deps: ApiDeps) {
     deliveryId: (_raw, c) => c.req.header('X-GitHub-Delivery'),
     parse: (body, c) => parseGitHub(c.req.header('X-GitHub-Event') ?? '', body),
     review: (body, c) => githubReviewEvent(c.req.header('X-GitHub-Event') ?? '', body),
+    comment: (body, c) => githubCommentEvent(c.req.header('X-GitHub-Event') ?? '', body),
+    api: w.github,
+    apiSetting: 'STACKWRIGHT_GITHUB_TOKEN',
   };
   const gitlab: Intake = {
     provider: 'gitlab',
@@ -62,6 +72,9 @@ export function webhookRoutes(deps: ApiDeps) {
     deliveryId: (raw, c) => c.req.header('X-Gitlab-Event-UUID') ?? bodyHash(raw),
     parse: (body, c) => parseGitLab(c.req.header('X-Gitlab-Event') ?? '', body),
     review: (body, c) => gitlabReviewEvent(c.req.header('X-Gitlab-Event') ?? '', body),
+    comment: (body, c) => gitlabCommentEvent(c.req.header('X-Gitlab-Event') ?? '', body),
+    api: w.gitlab,
+    apiSetting: 'STACKWRIGHT_GITLAB_TOKEN',
   };
   const generic: Intake = {
     provider: 'custom',
@@ -104,6 +117,12 @@ export function webhookRoutes(deps: ApiDeps) {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
       return badRequest(c, [{ path: [], message: 'the request body is not valid JSON' }]);
+    }
+    const comment = intake.comment?.(body, c);
+    if (comment) {
+      const api = intake.api?.token ? { apiUrl: intake.api.apiUrl, token: intake.api.token } : undefined;
+      const provider = intake.provider as 'github' | 'gitlab';
+      return handleCommentDelivery(deps, c, comment, { provider, id: intake.deliveryId(raw, c), api, setting: intake.apiSetting! });
     }
     const parsed = intake.parse(body, c);
     if (!parsed.ok) return badRequest(c, parsed.issues);
