@@ -13,6 +13,8 @@ import type { ReportConfig } from './report';
 import { writeSandboxSpec, type SandboxOptions } from './sandbox';
 import { moveLegacyState, passphraseFor, stackStateDir } from './stack-state';
 import { passphraseScheme } from '../store/stack-keys';
+import type { DependencyCache } from './dependency-cache';
+import { packageCacheEnv, type PackageCaches } from './package-caches';
 
 export interface ActivityDeps {
   store: Store;
@@ -48,6 +50,10 @@ export interface ActivityDeps {
   hooks?: HookSettings;
   /** Where git-triggered deployments report their results. */
   report?: ReportConfig;
+  /** Installed node_modules kept between deployments (cacheOptions.enable); none when unset. */
+  dependencyCache?: DependencyCache;
+  /** npm, yarn and pnpm download caches shared by deployments. */
+  packageCaches?: PackageCaches;
 }
 
 /** Everything a step needs, with secrets opened: lives only inside the activity. */
@@ -93,7 +99,7 @@ export async function openDeployment(deps: ActivityDeps, input: DeploymentInput)
     PULUMI_SKIP_UPDATE_CHECK: 'true',
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
     // npm verifies every package against the lockfile's integrity hash, so a shared cache is safe to share.
-    ...(deps.sandbox?.npmCache ? { npm_config_cache: deps.sandbox.npmCache } : {}),
+    ...(deps.packageCaches ? packageCacheEnv(deps.packageCaches) : {}),
     ...userEnv,
     ...loadPulumiEnv(workspace, programDir),
     PULUMI_ENV: join(workspace, 'PULUMI_ENV'),

@@ -21,6 +21,7 @@ import { authenticate, authorize, isAdminToken } from './auth';
 import { codecRoutes } from '../codec/codec-routes';
 import { hookRoutes } from './routes/hooks';
 import { chainRoutes, dependentRoutes } from './routes/dependents';
+import { cacheRoutes } from './routes/cache';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -42,6 +43,7 @@ export function createApp(deps: ApiDeps) {
     .route(stack, stackRoutes(deps))
     .route('/api/stacks/:org/:project', projectRoutes(deps))
     .route(`${stack}/deployments/settings`, settingsRoutes(deps))
+    .route(`${stack}/deployments/cache`, cacheRoutes(deps))
     // Before deploymentRoutes, whose GET /:id would otherwise take /metadata and /schedules.
     .route(`${stack}/deployments`, scheduleRoutes(deps))
     .route(`${stack}/deployments`, stackQueueRoutes(deps))

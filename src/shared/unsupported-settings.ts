@@ -13,7 +13,6 @@ const UNSUPPORTED: { path: string[]; why: string }[] = [
   { path: ['operationContext', 'oidc'], why: 'OIDC token exchange with cloud providers is not available; pass credentials as secret environment variables' },
   { path: ['operationContext', 'role'], why: 'deployment roles are not available' },
   { path: ['operationContext', 'options', 'deleteAfterDestroy'], why: 'removing a stack after destroy is not available yet' },
-  { path: ['cacheOptions', 'enable'], why: 'dependency caching is not available yet' },
 ];
 
 const isSet = (v: unknown): boolean =>

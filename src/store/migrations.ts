@@ -288,6 +288,19 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Dependency caches: clearing a project's cache bumps its generation (workers drop older entries).
+  '0013_caches': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('project_caches')
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        .addColumn('cleared', 'varchar(40)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('project_caches_pk', ['org', 'project'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -190,4 +190,10 @@ export interface Database {
     condition: string;
     created: string;
   };
+  project_caches: {
+    org: string;
+    project: string;
+    generation: number;
+    cleared: string;
+  };
 }
