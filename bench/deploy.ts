@@ -1,13 +1,17 @@
 /**
- * `npm run bench`: the test program deployed (A) through Stackwright (dev server, worker and API as
- * separate processes, as `npm start` runs them) and (B) by hand with the same git, install command,
- * pulumi binary, backend kind and environment, alternating A B for BENCH_PAIRS pairs (default 5).
- * Prints the per-pair figures, the median ratio A/B, the time from trigger to the first log line,
- * where A's time goes step by step, and how long a queued deployment waits after the one before it.
+ * `npm run bench`: what Stackwright costs next to the same work done by hand. A Temporal dev server,
+ * a worker and the API run as separate processes (as `npm start` runs them); the test program is
+ * deployed (A) through the API and (B) by hand with the same git, install command, pulumi binary,
+ * backend kind and environment. One run prints every figure with its goal and whether it is met:
+ * cold A/B (no mirror, no node_modules cache), warm A against `pulumi up` alone and against cold A,
+ * trigger → first log line, the queue hand-off, 20 stacks at once against one after another on one
+ * worker (with the worker's peak RSS), and the API's latency under load on a seeded SQLite store.
+ * BENCH_PAIRS (default 3) runs per figure, BENCH_STACKS (default 20); BENCH_ONLY=idle-ttl measures
+ * idle TTL stacks instead (BENCH_IDLE_TTL=1 adds that to the full run).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -17,8 +21,10 @@ import { connectWithRetry } from '../src/temporal-wait';
 import { installCommand } from '../src/activities/install';
 import { createProgramRepo } from '../test/helpers/repo';
 import { idleTtl } from './idle-ttl';
+import { apiLoad } from './api-load';
 
-const PAIRS = Number(process.env.BENCH_PAIRS ?? 5);
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
+const STACKS = Number(process.env.BENCH_STACKS ?? 20);
 /** How many idle TTL stacks the worker is measured holding; BENCH_ONLY=idle-ttl measures only that. */
 const TTL_STACKS = Number(process.env.BENCH_TTL_STACKS ?? 1000);
 const STACK = 'dev';
@@ -114,7 +120,7 @@ async function viaApi(api: Api, stack: string, greeting: string): Promise<ApiRun
 }
 
 /** B: the same update by hand: clone, install, select the stack, `pulumi up`. */
-async function byHand(dir: string, repoUrl: string, env: NodeJS.ProcessEnv, pulumi: string, greeting: string) {
+async function byHand(dir: string, repoUrl: string, env: NodeJS.ProcessEnv, pulumi: string, greeting: string, remove = true) {
   const e = { ...env, GREETING: greeting };
   const phases: Record<string, number> = {};
   const t0 = performance.now();
@@ -124,8 +130,23 @@ async function byHand(dir: string, repoUrl: string, env: NodeJS.ProcessEnv, pulu
   [phases['pulumi stack select']] = await timed(() => run(pulumi, ['stack', 'select', '--create', STACK, '--non-interactive'], { cwd: dir, env: e }));
   [phases['pulumi up']] = await timed(() => run(pulumi, ['up', '--yes', '--skip-preview', '--non-interactive', '--stack', STACK], { cwd: dir, env: e }));
   const total = performance.now() - t0;
-  rmSync(dir, { recursive: true, force: true });
+  if (remove) rmSync(dir, { recursive: true, force: true });
   return { total, phases };
+}
+
+interface Figure {
+  name: string;
+  value: string;
+  goal: string;
+  met?: boolean;
+}
+
+/** The worker's resident memory, sampled until stopped; VmHWM is the process's lifetime peak. */
+function rssSampler(pid: number) {
+  const read = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  let peak = 0;
+  const timer = setInterval(() => (peak = Math.max(peak, read('VmRSS'))), 250);
+  return { stop: () => (clearInterval(timer), { peakMb: Math.max(peak, read('VmRSS')), hwmMb: read('VmHWM') }) };
 }
 
 async function main(): Promise<void> {
@@ -160,6 +181,7 @@ async function main(): Promise<void> {
     for (const role of ['worker', 'api']) {
       children.push(spawn(process.execPath, [...process.execArgv, join(__dirname, '..', 'src', 'main.ts'), role], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
     }
+    const workerPid = children[1].pid!;
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
       if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
@@ -167,13 +189,15 @@ async function main(): Promise<void> {
       await sleep(100);
     }
     const api = apiClient(base, token);
+    const configure = (stackPath: string, repoUrl: string) =>
+      api.post(`${stackPath}/deployments/settings`, {
+        sourceContext: { git: { repoURL: repoUrl, branch: 'refs/heads/main' } },
+        operationContext: { environmentVariables: { OUT_DIR: join(outDir, stackPath.split('/').slice(3).join('-')) } },
+      });
     const stack = `/api/stacks/bench/website/${STACK}`;
-    await api.post(`${stack}/deployments/settings`, {
-      sourceContext: { git: { repoURL: repo.url, branch: 'refs/heads/main' } },
-      operationContext: { environmentVariables: { OUT_DIR: join(outDir, 'api') } },
-    });
+    await configure(stack, repo.url);
 
-    if (process.env.BENCH_ONLY === 'idle-ttl') return await idleTtl({ post: api.post, workerPid: children[1].pid!, repoUrl: repo.url, count: TTL_STACKS });
+    if (process.env.BENCH_ONLY === 'idle-ttl') return await idleTtl({ post: api.post, workerPid, repoUrl: repo.url, count: TTL_STACKS });
 
     // What the deployment's steps get (src/activities/context.ts), with a backend of the same kind.
     const manual = join(root, 'manual');
@@ -189,51 +213,115 @@ async function main(): Promise<void> {
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
       OUT_DIR: join(outDir, 'manual'),
     };
+    console.log(`${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; working in ${root}`);
 
-    // Warm-up (not counted): creates both stacks, fills npm's cache, lets the worker bundle its workflows.
-    console.log(`warming up in ${root} ...`);
-    await viaApi(api, stack, 'warm-up');
+    // Warm-up (not counted): fills npm's download caches (A's in the data dir, B's in HOME), lets the worker bundle its workflows.
+    console.log('warming up ...');
+    await configure(`/api/stacks/bench/warmup/${STACK}`, createProgramRepo('warmup').url);
+    await viaApi(api, `/api/stacks/bench/warmup/${STACK}`, 'warm-up');
     await byHand(join(manual, 'warm-up'), repo.url, handEnv, pulumi, 'warm-up');
 
-    const pairs: { a: ApiRun; b: Awaited<ReturnType<typeof byHand>> }[] = [];
-    console.log(`\n${PAIRS} pairs, each an update that rewrites the program's one resource\n`);
-    console.log('pair   A (API)   B (by hand)   A/B     A: trigger → first log line');
+    // Cold: a repository and a project Stackwright has never seen (no mirror, no node_modules cache).
+    const cold: { a: ApiRun; b: Awaited<ReturnType<typeof byHand>> }[] = [];
+    console.log(`\ncold: ${PAIRS} pairs, each a new repository and project (A) against clone + install + select + up (B)`);
+    console.log('pair   A (API)   B (by hand)   A/B');
     for (let i = 1; i <= PAIRS; i++) {
-      const a = await viaApi(api, stack, `run ${i}`);
-      const b = await byHand(join(manual, `run-${i}`), repo.url, handEnv, pulumi, `run ${i}`);
-      pairs.push({ a, b });
-      console.log(`${String(i).padStart(4)}   ${fmt(a.total).padStart(7)}   ${fmt(b.total).padStart(11)}   ${(a.total / b.total).toFixed(3)}   ${fmt(a.firstLine)}`);
+      const r = createProgramRepo(`cold${i}`);
+      const path = `/api/stacks/bench/cold${i}/${STACK}`;
+      await configure(path, r.url);
+      const a = await viaApi(api, path, `cold ${i}`);
+      mkdirSync(join(manual, `state-cold-${i}`));
+      const b = await byHand(join(manual, `cold-${i}`), r.url, { ...handEnv, PULUMI_BACKEND_URL: `file://${join(manual, `state-cold-${i}`)}` }, pulumi, `cold ${i}`);
+      cold.push({ a, b });
+      console.log(`${String(i).padStart(4)}   ${fmt(a.total).padStart(7)}   ${fmt(b.total).padStart(11)}   ${(a.total / b.total).toFixed(3)}`);
     }
 
+    // Warm: the same stack again (mirror and node_modules cache warm) against `pulumi up` alone in a prepared checkout.
+    await viaApi(api, stack, 'prepare');
+    const prepared = join(manual, 'prepared');
+    await byHand(prepared, repo.url, handEnv, pulumi, 'prepare', false);
+    const warm: { a: ApiRun; up: number }[] = [];
+    console.log(`\nwarm: ${PAIRS} pairs, an unchanged lockfile through the API (A) against \`pulumi up\` alone`);
+    console.log('pair   A (API)   pulumi up   A/up    A: trigger → first log line');
+    for (let i = 1; i <= PAIRS; i++) {
+      const a = await viaApi(api, stack, `warm ${i}`);
+      const [up] = await timed(() => run(pulumi, ['up', '--yes', '--skip-preview', '--non-interactive', '--stack', STACK], { cwd: prepared, env: { ...handEnv, GREETING: `warm ${i}` } }));
+      warm.push({ a, up });
+      console.log(`${String(i).padStart(4)}   ${fmt(a.total).padStart(7)}   ${fmt(up).padStart(9)}   ${(a.total / up).toFixed(3)}   ${fmt(a.firstLine)}`);
+    }
     const phaseMedians = (runs: Record<string, number>[]) => Object.keys(runs[0]).map((k) => `  ${k.padEnd(26)} ${fmt(median(runs.map((r) => r[k])))}`);
-    console.log('\nmedian time per phase, A (from the deployment\'s step timestamps):');
-    console.log(phaseMedians(pairs.map((p) => p.a.phases)).join('\n'));
-    console.log('median time per phase, B:');
-    console.log(phaseMedians(pairs.map((p) => p.b.phases)).join('\n'));
+    console.log("\nmedian time per phase, cold A (from the deployment's step timestamps):");
+    console.log(phaseMedians(cold.map((p) => p.a.phases)).join('\n'));
+    console.log('median time per phase, cold B:');
+    console.log(phaseMedians(cold.map((p) => p.b.phases)).join('\n'));
+    console.log('median time per phase, warm A:');
+    console.log(phaseMedians(warm.map((p) => p.a.phases)).join('\n'));
 
     // Two back to back: how long the second waits once the first has ended.
     const [first, second] = await Promise.all([
       api.post<{ id: string }>(`${stack}/deployments`, { operation: 'update', operationContext: { environmentVariables: { GREETING: 'queued 1' } } }),
       sleep(50).then(() => api.post<{ id: string }>(`${stack}/deployments`, { operation: 'update', operationContext: { environmentVariables: { GREETING: 'queued 2' } } })),
     ]);
-    const ended = async (id: string) => {
+    const ended = async (path: string, id: string) => {
       for (;;) {
-        const d = await api.get<Deployment>(`${stack}/deployments/${id}`);
-        if (TERMINAL.includes(d.status)) return d;
+        const d = await api.get<Deployment>(`${path}/deployments/${id}`);
+        if (TERMINAL.includes(d.status)) {
+          if (d.status !== 'succeeded') throw new Error(`deployment ${id} ${d.status}: ${d.message}`);
+          return d;
+        }
         await sleep(100);
       }
     };
-    const d1 = await ended(first.id);
-    const d2 = await ended(second.id);
+    const d1 = await ended(stack, first.id);
+    const d2 = await ended(stack, second.id);
     const queueWait = Date.parse(d2.jobs[0].started) - pulumiTime(d1.modified);
-    const stepGap = Date.parse(d2.jobs[0].steps[0].started) - Date.parse(d1.jobs[0].steps.at(-1)!.lastUpdated);
+    const handOff = Date.parse(d2.jobs[0].steps[0].started) - Date.parse(d1.jobs[0].steps.at(-1)!.lastUpdated);
 
-    console.log('\nsummary');
-    console.log(`  median A/B ratio                      ${median(pairs.map((p) => p.a.total / p.b.total)).toFixed(3)}   (goal <= 1.05)`);
-    console.log(`  median trigger → first log line (A)   ${fmt(median(pairs.map((p) => p.a.firstLine)))}   (goal < 1 s)`);
-    console.log(`  queued deployment waits after the previous ended   ${fmt(queueWait)}   (last step to first step: ${fmt(stepGap)})`);
+    // Throughput: STACKS new stacks of the (cached) project, one after another, then STACKS others at once.
+    const stacks = async (prefix: string) => {
+      const paths = Array.from({ length: STACKS }, (_, i) => `/api/stacks/bench/website/${prefix}${i + 1}`);
+      for (const p of paths) await configure(p, repo.url);
+      return paths;
+    };
+    const update = (p: string) => api.post<{ id: string }>(`${p}/deployments`, { operation: 'update' });
+    console.log(`\nthroughput: ${STACKS} stacks one after another, then ${STACKS} others at once ...`);
+    const seqPaths = await stacks('seq');
+    const [sequential] = await timed(async () => {
+      for (const p of seqPaths) await ended(p, (await update(p)).id);
+    });
+    const parPaths = await stacks('par');
+    const rss = rssSampler(workerPid);
+    const [parallel] = await timed(async () => {
+      const ids = await Promise.all(parPaths.map(update));
+      await Promise.all(parPaths.map((p, i) => ended(p, ids[i].id)));
+    });
+    const memory = rss.stop();
+    console.log(`  one after another ${fmt(sequential)}, at once ${fmt(parallel)}; worker peak RSS ${memory.peakMb.toFixed(0)} MB (VmHWM ${memory.hwmMb.toFixed(0)} MB)`);
 
-    await idleTtl({ post: api.post, workerPid: children[1].pid!, repoUrl: repo.url, count: TTL_STACKS });
+    console.log('\nAPI under load ...');
+    const load = await apiLoad({ root, temporalAddress: dev.address });
+
+    const coldAB = median(cold.map((p) => p.a.total / p.b.total));
+    const warmUp = median(warm.map((p) => p.a.total / p.up));
+    const warmCold = median(warm.map((p) => p.a.total)) / median(cold.map((p) => p.a.total));
+    const firstLine = median(warm.map((p) => p.a.firstLine));
+    const figures: Figure[] = [
+      { name: 'cold A / B', value: coldAB.toFixed(3), goal: '<= 1.05', met: coldAB <= 1.05 },
+      { name: 'warm A / pulumi up alone', value: warmUp.toFixed(3), goal: '<= 1.15', met: warmUp <= 1.15 },
+      { name: 'warm A / cold A', value: warmCold.toFixed(3), goal: '<= 0.4', met: warmCold <= 0.4 },
+      { name: 'trigger → first log line (warm)', value: fmt(firstLine), goal: '< 1 s', met: firstLine < 1000 },
+      { name: 'queue hand-off (last step → next first step)', value: fmt(handOff), goal: '< 0.5 s', met: handOff < 500 },
+      { name: '  (previous ended → next job started)', value: fmt(queueWait), goal: '' },
+      { name: `${STACKS} stacks at once / one after another`, value: `${fmt(parallel)} / ${fmt(sequential)} = ${(parallel / sequential).toFixed(2)}`, goal: `< 1 (${availableParallelism()} CPUs)`, met: parallel < sequential },
+      { name: `worker peak RSS, ${STACKS} stacks at once`, value: `${memory.peakMb.toFixed(0)} MB`, goal: 'reported' },
+      ...load.flatMap((l) => [
+        { name: `${l.route} p50 / p99`, value: `${l.p50} / ${l.p99} ms (${l.requests} requests, ${l.failures} failed)`, goal: 'p99 < 50 ms', met: l.p99 < 50 && l.failures === 0 },
+      ]),
+    ];
+    console.log(`\nsummary (${availableParallelism()} CPUs, load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+    for (const f of figures) console.log(`  ${f.name.padEnd(48)} ${f.value.padEnd(44)} ${f.goal.padEnd(22)} ${f.met === undefined ? '' : f.met ? 'met' : 'NOT met'}`);
+
+    if (process.env.BENCH_IDLE_TTL === '1') await idleTtl({ post: api.post, workerPid, repoUrl: repo.url, count: TTL_STACKS });
   } finally {
     for (const c of children.reverse()) {
       if (c.exitCode !== null || c.signalCode !== null) continue;

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from './shared/ids';
 
@@ -55,6 +56,8 @@ export const EnvConfig = z.object({
     }),
   STACKWRIGHT_NPM_CACHE: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
   STACKWRIGHT_ALLOW_LOCAL_REPOS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  STACKWRIGHT_MAX_CONCURRENT_DEPLOYMENTS: z.coerce.number().int().min(1).default(() => availableParallelism()),
+  STACKWRIGHT_DEPENDENCY_CACHE_MAX_MB: z.coerce.number().int().min(0).default(10240),
   STACKWRIGHT_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(200),
   STACKWRIGHT_TTL_WARNINGS: z
     .string()

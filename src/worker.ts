@@ -6,7 +6,7 @@ import { SecretBox } from './secret-box';
 import { resolveTools } from './tools';
 import { PROCESS_IDENTITY, workerId } from './worker-identity';
 import { codecKeys, dataConverter } from './codec/payload-codec';
-import { sandboxNpmCache } from './activities/sandbox';
+import { dependencyCache, packageCaches } from './activities/package-caches';
 import { Client } from '@temporalio/client';
 import { hookRetry } from './deployments/hook-events';
 import { oidcIssuer } from './state/oidc-issuer';
@@ -33,6 +33,8 @@ export const SESSION_WORKER_OPTIONS = { maxHeartbeatThrottleInterval: '1 second'
 export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
   const taskQueue = o.config.STACKWRIGHT_TASK_QUEUE;
   const sessionQueue = sessionQueueOf(o.config);
+  const sandboxOn = o.config.STACKWRIGHT_SANDBOX === 'on';
+  const caches = packageCaches(o.config.dataDir, o.config.STACKWRIGHT_NPM_CACHE, sandboxOn);
   const deps: ActivityDeps = {
     store: o.store,
     box: new SecretBox(o.config.secretsKey),
@@ -42,7 +44,9 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     pulumiPassphrase: o.config.pulumiPassphrase,
     secretsKey: o.config.secretsKey,
     allowLocalRepos: o.config.STACKWRIGHT_ALLOW_LOCAL_REPOS,
-    sandbox: o.config.STACKWRIGHT_SANDBOX === 'on' ? { binds: o.config.STACKWRIGHT_SANDBOX_BINDS, npmCache: sandboxNpmCache(o.config.STACKWRIGHT_NPM_CACHE) } : undefined,
+    sandbox: sandboxOn ? { binds: o.config.STACKWRIGHT_SANDBOX_BINDS, packageCaches: Object.values(caches) } : undefined,
+    packageCaches: caches,
+    dependencyCache: dependencyCache(o.config.dataDir, o.config.STACKWRIGHT_DEPENDENCY_CACHE_MAX_MB),
     publicUrl: o.config.publicUrl,
     taskQueue,
     sessionQueue,
@@ -85,7 +89,14 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
       maxCachedWorkflows: o.config.STACKWRIGHT_MAX_CACHED_WORKFLOWS,
       activities: { ...createSharedActivities(deps), ...createReviewStackActivities(deps) },
     }),
-    Worker.create({ ...common, ...SESSION_WORKER_OPTIONS, taskQueue: sessionQueue, activities: createWorkspaceActivities(deps) }),
+    Worker.create({
+      ...common,
+      ...SESSION_WORKER_OPTIONS,
+      taskQueue: sessionQueue,
+      // A deployment runs one step at a time here, so step slots are deployments running at once.
+      maxConcurrentActivityTaskExecutions: o.config.STACKWRIGHT_MAX_CONCURRENT_DEPLOYMENTS,
+      activities: createWorkspaceActivities(deps),
+    }),
   ]);
 }
 

@@ -16,6 +16,8 @@ import { passphraseScheme } from '../store/stack-keys';
 import type { OidcIssuer } from '../state/oidc-issuer';
 import { hasOidc } from '../shared/oidc';
 import { oidcCredentials } from './oidc-credentials';
+import type { DependencyCache } from './dependency-cache';
+import { packageCacheEnv, type PackageCaches } from './package-caches';
 
 export interface ActivityDeps {
   store: Store;
@@ -53,6 +55,10 @@ export interface ActivityDeps {
   report?: ReportConfig;
   /** Signs deployments' OIDC tokens (operationContext.oidc); without it such a deployment fails. */
   oidc?: OidcIssuer;
+  /** Installed node_modules kept between deployments (cacheOptions.enable); none when unset. */
+  dependencyCache?: DependencyCache;
+  /** npm, yarn and pnpm download caches shared by deployments. */
+  packageCaches?: PackageCaches;
 }
 
 /** Everything a step needs, with secrets opened: lives only inside the activity. */
@@ -101,7 +107,7 @@ export async function openDeployment(deps: ActivityDeps, input: DeploymentInput,
     PULUMI_SKIP_UPDATE_CHECK: 'true',
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
     // npm verifies every package against the lockfile's integrity hash, so a shared cache is safe to share.
-    ...(deps.sandbox?.npmCache ? { npm_config_cache: deps.sandbox.npmCache } : {}),
+    ...(deps.packageCaches ? packageCacheEnv(deps.packageCaches) : {}),
     ...userEnv,
     ...loadPulumiEnv(workspace, programDir),
     PULUMI_ENV: join(workspace, 'PULUMI_ENV'),

@@ -5,6 +5,7 @@ import { runProcess } from './run-process';
 import { Masker } from './masker';
 import { checkRepoHost } from './git-host';
 import { repoUrlProblem } from '../shared/repo-url';
+import { withFileLock } from './file-lock';
 
 export type GitAuth =
   | { accessToken: string }
@@ -30,6 +31,11 @@ export interface FetchSourceOptions {
   onSpawn?: (pid: number) => void;
   /** file:// URLs and local paths (STACKWRIGHT_ALLOW_LOCAL_REPOS); refused otherwise. */
   allowLocal?: boolean;
+  /**
+   * A bare mirror to fetch into (incrementally, under a file lock) and check `dest` out from; the
+   * caller keys it by repository and credentials. Without it, `dest` is cloned directly.
+   */
+  mirror?: string;
 }
 
 const KILL_GRACE_MS = 5000;
@@ -85,7 +91,12 @@ export async function fetchSource(o: FetchSourceOptions): Promise<{ commit: stri
     const git = (args: string[], capture = false) => runGit(args, ctx, capture);
     log(`Fetching ${redactURL(repoURL)} (${branch ? `branch ${branch}` : commit ? `commit ${commit}` : 'default branch'})`);
     try {
-      if (commit) {
+      if (o.mirror) {
+        const mirror = o.mirror;
+        await fs.mkdir(path.dirname(mirror), { recursive: true });
+        const sha = await withFileLock(`${mirror}.lock`, () => fetchIntoMirror(mirror, repoURL, branch, commit, ctx), signal);
+        await checkoutFromMirror(o.mirror, sha, repoURL, dest, ctx);
+      } else if (commit) {
         await git(['init', '-q', '--initial-branch=main', '--', dest]);
         await git(['-C', dest, 'remote', 'add', '--', 'origin', repoURL]);
         let fetched = false;
@@ -117,6 +128,76 @@ export async function fetchSource(o: FetchSourceOptions): Promise<{ commit: stri
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * Brings the mirror up to date for what the deployment asks for and returns the commit: a known
+ * commit needs no fetch; a branch (or the default branch) is fetched with a forced refspec, so a
+ * force-push simply moves it. Runs under the mirror's lock.
+ */
+async function fetchIntoMirror(mirror: string, repoURL: string, branch: string | undefined, commit: string | undefined, ctx: GitContext): Promise<string> {
+  const base = ctx;
+  const git = (args: string[], capture = false) => runGit(args, ctx, capture);
+  const quiet = (args: string[]) => runGit(args, { ...ctx, log: () => {} }, true).then((out) => out.trim(), () => undefined);
+  if (!(await fs.stat(path.join(mirror, 'HEAD')).then(() => true, () => false))) {
+    await fs.rm(mirror, { recursive: true, force: true });
+    await git(['init', '-q', '--bare', '--', mirror]);
+    // Checkouts fetch one commit by its name from the mirror.
+    await git(['-C', mirror, 'config', 'uploadpack.allowAnySHA1InWant', 'true']);
+  } else {
+    base.log(`Using the repository mirror (last fetched ${(await fs.stat(mirror)).mtime.toISOString()})`);
+  }
+  // The mirror's modification time is its last use: unused mirrors are pruned.
+  const touch = () => fs.utimes(mirror, new Date(), new Date()).catch(() => undefined);
+  if (commit) {
+    const known = await quiet(['-C', mirror, 'rev-parse', '--verify', '--quiet', `${commit}^{commit}`]);
+    if (known) {
+      base.log(`Commit ${known} is already in the mirror; nothing to fetch`);
+      await touch();
+      return known;
+    }
+    await git(['-C', mirror, 'fetch', '--progress', '--prune', '--', repoURL, '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']);
+    let sha = await quiet(['-C', mirror, 'rev-parse', '--verify', '--quiet', `${commit}^{commit}`]);
+    if (!sha && (commit.length === 40 || commit.length === 64)) {
+      // Not on a branch or tag any more (e.g. force-pushed away): servers may still serve it by name.
+      await git(['-C', mirror, 'fetch', '--progress', '--', repoURL, `+${commit}:refs/stackwright/commits/${commit}`]);
+      sha = await quiet(['-C', mirror, 'rev-parse', '--verify', '--quiet', `${commit}^{commit}`]);
+    }
+    if (!sha) throw new Error(`commit ${commit} is not in the repository`);
+    await touch();
+    return sha;
+  }
+  const [remote, local] = branch ? [`refs/heads/${branch}`, `refs/heads/${branch}`] : ['HEAD', 'refs/stackwright/default-branch'];
+  await git(['-C', mirror, 'fetch', '--progress', '--no-tags', '--', repoURL, `+${remote}:${local}`]);
+  const sha = await quiet(['-C', mirror, 'rev-parse', '--verify', '--quiet', `${local}^{commit}`]);
+  if (!sha) throw new Error(`${branch ? `branch ${branch}` : 'the default branch'} could not be resolved`);
+  await touch();
+  return sha;
+}
+
+/** A shallow checkout of exactly `sha` from the mirror; its origin is the repository itself. */
+async function checkoutFromMirror(mirror: string, sha: string, repoURL: string, dest: string, base: GitContext): Promise<void> {
+  // The mirror is a local path of Stackwright's own, whatever repoURL's transport is.
+  const ctx = { ...base, allowLocal: true };
+  const git = (args: string[]) => runGit(args, ctx, false);
+  await git(['init', '-q', '--initial-branch=main', '--', dest]);
+  await git(['-C', dest, 'fetch', '-q', '--depth', '1', '--', mirror, sha]);
+  await git(['-C', dest, 'checkout', '-q', '--detach', sha]);
+  await git(['-C', dest, 'remote', 'add', '--', 'origin', redactURL(repoURL)]);
+}
+
+/** Removes mirrors not used for `maxAgeMs`, each under its lock (skipped when a fetch holds it). */
+export async function pruneMirrors(root: string, maxAgeMs: number): Promise<string[]> {
+  const pruned: string[] = [];
+  for (const name of await fs.readdir(root).catch(() => [] as string[])) {
+    if (!name.endsWith('.git')) continue;
+    const dir = path.join(root, name);
+    const st = await fs.stat(dir).catch(() => undefined);
+    if (!st || Date.now() - st.mtimeMs < maxAgeMs) continue;
+    const code = await runProcess('flock', ['-n', `${dir}.lock`, 'rm', '-rf', '--', dir], { env: { PATH: process.env.PATH } }).catch(() => 1);
+    if (code === 0) pruned.push(name);
+  }
+  return pruned;
 }
 
 /** Minimal child environment plus whatever the credentials need, and the strings to mask in output. */

@@ -81,12 +81,12 @@ export function createWorkspaceActivities(deps: ActivityDeps) {
   return {
     getSource: async (input: DeploymentInput, step: number) => {
       const o = await openDeployment(deps, input);
-      return runStep(deps, o, step, (log) => getSource(o, log, deps.allowLocalRepos ?? false));
+      return runStep(deps, o, step, (log) => getSource(o, log, deps));
     },
 
     installDependencies: async (input: DeploymentInput, step: number) => {
       const o = await openDeployment(deps, input);
-      return runStep(deps, o, step, (log) => installDependencies(o, log, killGraceMs));
+      return runStep(deps, o, step, (log) => installDependencies(o, log, deps));
     },
 
     preRunCommand: async (input: DeploymentInput, step: number, index: number) => {

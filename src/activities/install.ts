@@ -1,10 +1,13 @@
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fs, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { cancellationSignal } from '@temporalio/activity';
-import type { OpenDeployment } from './context';
+import type { ActivityDeps, OpenDeployment } from './context';
 import type { LogWriter } from './log-writer';
 import { runProcess } from './run-process';
-import { sandboxed } from './sandbox';
+import { giveToSandbox, sandboxed } from './sandbox';
+import { isInside } from './process-tree';
+import { cacheKey, LOCKFILES, packageManagerVersion } from './dependency-cache';
+import { cacheGeneration } from '../store/caches';
 
 /** The package manager a program uses, judged by its lockfile. */
 export function installCommand(dir: string): [string, string[]] | undefined {
@@ -16,11 +19,26 @@ export function installCommand(dir: string): [string, string[]] | undefined {
   return ['npm', ['install', '--no-audit', '--no-fund']];
 }
 
-export async function installDependencies(o: OpenDeployment, log: LogWriter, killGraceMs: number): Promise<void> {
+const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+
+export async function installDependencies(o: OpenDeployment, log: LogWriter, deps: ActivityDeps): Promise<void> {
   const cmd = installCommand(o.programDir);
   if (!cmd) {
     log.line('No package.json in the program directory; nothing to install.');
     return;
+  }
+  const cached = await cacheFor(o, deps, cmd[0]);
+  const nodeModules = join(o.programDir, 'node_modules');
+  if (typeof cached === 'string') log.line(`Dependency cache: not used (${cached}).`);
+  else {
+    const started = Date.now();
+    const r = await cached.restore();
+    if (r.hit) {
+      if (o.sandboxSpec) giveToSandbox(nodeModules);
+      log.line(`Dependency cache: node_modules restored from cache (${r.manifest.files} entries, ${(r.manifest.bytes / 1e6).toFixed(1)} MB in ${seconds(started)}).`);
+      return;
+    }
+    log.line(`Dependency cache: miss (${r.why}).`);
   }
   log.line(`$ ${cmd[0]} ${cmd[1].join(' ')}`);
   const code = await runProcess(...sandboxed(o, cmd[0], cmd[1]), {
@@ -28,7 +46,49 @@ export async function installDependencies(o: OpenDeployment, log: LogWriter, kil
     env: o.env,
     onOutput: (c) => log.write(c),
     signal: cancellationSignal(),
-    killGraceMs,
+    killGraceMs: deps.killGraceMs,
   });
   if (code !== 0) throw new Error(`${cmd[0]} exited with code ${code}`);
+  if (typeof cached === 'string') return;
+  const st = await fs.lstat(nodeModules).catch(() => undefined);
+  if (!st?.isDirectory()) return log.line('Dependency cache: nothing saved (the install left no node_modules directory).');
+  const started = Date.now();
+  try {
+    const { manifest: m, evicted } = await cached.save();
+    log.line(`Dependency cache: node_modules saved (${(m.bytes / 1e6).toFixed(1)} MB in ${seconds(started)}).`);
+    if (evicted.length) log.line(`Dependency cache: evicted ${evicted.length} least recently used entr${evicted.length === 1 ? 'y' : 'ies'} to stay within the size bound.`);
+  } catch (err) {
+    log.line(`Dependency cache: node_modules not saved (${(err as Error).message}).`);
+  }
+}
+
+/** The cache entry this deployment would use, or why none is used. */
+async function cacheFor(o: OpenDeployment, deps: ActivityDeps, pm: string) {
+  const cache = deps.dependencyCache;
+  if (!cache) return 'the worker has no dependency cache';
+  if ((o.settings.cacheOptions as { enable?: boolean | null } | null | undefined)?.enable === false) return 'cacheOptions.enable is false';
+  const lockfile = LOCKFILES[pm];
+  const lockPath = join(o.programDir, lockfile);
+  if (!existsSync(lockPath)) return 'no lockfile';
+  // The worker writes node_modules itself: only into the checkout, never through a link out of it.
+  if (!isInside(realpathSync(o.programDir), realpathSync(o.sourceDir))) return 'the program directory leads out of the repository';
+  if (await fs.lstat(join(o.programDir, 'node_modules')).then(() => true, () => false)) return 'the repository has a node_modules entry';
+  const generation = await cacheGeneration(deps.store.db, o.input);
+  const key = cacheKey({
+    packageManager: pm,
+    packageManagerVersion: await packageManagerVersion(pm, deps.dataDir),
+    lockfile,
+    lockfileContent: await fs.readFile(lockPath),
+    packageJson: await fs.readFile(join(o.programDir, 'package.json')),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    generation,
+  });
+  // Shared by the project's stacks, as in Pulumi Deployments.
+  const stack = `${o.input.org}/${o.input.project}`;
+  const nodeModules = join(o.programDir, 'node_modules');
+  return {
+    restore: () => cache.restore(stack, key, generation, nodeModules),
+    save: () => cache.save(stack, key, generation, nodeModules),
+  };
 }

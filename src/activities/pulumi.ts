@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ApplicationFailure, Context, cancellationSignal } from '@temporalio/activity';
 import {
   LocalWorkspace,
@@ -13,6 +14,8 @@ import {
   type RefreshResult,
   type UpOptions,
   type UpResult,
+  type EngineEvent,
+  type SummaryEvent,
 } from '@pulumi/pulumi/automation';
 import type { Operation } from '../shared/deployment';
 import type { ActivityDeps, OpenDeployment } from './context';
@@ -61,6 +64,7 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
   };
   signal.addEventListener('abort', onAbort, { once: true });
   const beat = setInterval(() => safeHeartbeat(), 5_000);
+  const events: EngineEvents = {};
   const common = {
     color: 'never' as const,
     signal,
@@ -69,7 +73,10 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
       safeHeartbeat();
       log.write(out);
     },
-    onEvent: () => liveness.alive(),
+    onEvent: (e: EngineEvent) => {
+      liveness.alive();
+      if (e.summaryEvent) events.summary = e.summaryEvent;
+    },
     onError: (err: string) => log.write(err),
   };
   const command = commandOf(o.input.operation, phase);
@@ -77,7 +84,7 @@ export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: A
   try {
     const root = o.sandboxSpec ? pulumiShim(o.sandboxSpec, o.runDir, pulumiRoot) : pulumiRoot;
     const copyConfig = await templateConfig(deps, o);
-    const stack = await selectStack(o, root);
+    const stack = await selectStack(o, root, events);
     await copyConfig?.(stack, log);
     return await (phase.kind === 'run' ? RUN[o.input.operation](stack, common) : runApprovalPhase(o.input.operation, phase, stack, common, log));
   } catch (err) {
@@ -117,16 +124,47 @@ const RUN: Record<Operation, (stack: Stack, opts: RunOptions) => Promise<PulumiS
   'remediate-drift': async (stack, opts) => fromResult(await stack.up({ ...opts, refresh: true })),
 };
 
-async function selectStack(o: OpenDeployment, pulumiRoot: string): Promise<Stack> {
+/** What the engine reported during the operation. */
+interface EngineEvents {
+  summary?: SummaryEvent;
+}
+
+/**
+ * The stack, with no CLI round trip that the operation does not need: the Automation API passes
+ * `--stack` to every command, so a stack known to exist is not selected first; and the summary
+ * comes from the engine's own summary event instead of `stack output` and `stack history` calls
+ * after the operation (Stackwright uses neither the outputs nor more of the history).
+ */
+async function selectStack(o: OpenDeployment, pulumiRoot: string, events: EngineEvents): Promise<Stack> {
   const { PATH: _path, ...envVars } = o.env;
   // The file backend needs its directory to exist.
   if (envVars.PULUMI_BACKEND_URL.startsWith('file://')) mkdirSync(envVars.PULUMI_BACKEND_URL.slice('file://'.length), { recursive: true });
   mkdirSync(envVars.PULUMI_HOME, { recursive: true });
   // Recovery, which runs outside the sandbox, may have rewritten the state.
   if (o.sandboxSpec) for (const d of [envVars.PULUMI_HOME, o.stateDir]) if (d) giveToSandbox(d);
-  const pulumiCommand = await PulumiCommand.get({ root: pulumiRoot, skipVersionCheck: true });
+  const pulumiCommand = await pulumiCommandFor(pulumiRoot, o.sandboxSpec ? 'sandbox shim' : pulumiRoot);
   const ws = await LocalWorkspace.create({ workDir: o.programDir, pulumiCommand, pulumiHome: envVars.PULUMI_HOME, envVars });
-  return Stack.createOrSelect(o.input.stack, ws);
+  const stackFile = o.stateDir && join(o.stateDir, '.pulumi', 'stacks', o.input.project, `${o.input.stack}.json`);
+  const known = !!stackFile && (existsSync(stackFile) || existsSync(`${stackFile}.gz`));
+  if (known) ws.selectStack = async () => undefined;
+  const stack = await (known ? Stack.select(o.input.stack, ws) : Stack.createOrSelect(o.input.stack, ws));
+  stack.outputs = async () => ({});
+  stack.info = async () => ({ result: 'succeeded', resourceChanges: events.summary?.resourceChanges ?? {} }) as Awaited<ReturnType<Stack['info']>>;
+  return stack;
+}
+
+const commands = new Map<string, PulumiCommand>();
+
+/**
+ * `pulumi version` runs once per worker and kind of root (the sandbox shims all answer alike): a
+ * later deployment gets a copy of the first command pointing at its own root.
+ */
+async function pulumiCommandFor(root: string, kind: string): Promise<PulumiCommand> {
+  const known = commands.get(kind);
+  if (known) return Object.assign(Object.create(PulumiCommand.prototype) as PulumiCommand, known, { command: resolve(root, 'bin', 'pulumi') });
+  const cmd = await PulumiCommand.get({ root, skipVersionCheck: true });
+  commands.set(kind, cmd);
+  return cmd;
 }
 
 /** The CLI's own `error:` line, which says what went wrong without the whole output. */

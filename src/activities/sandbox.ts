@@ -8,8 +8,8 @@ import { isInside } from './process-tree';
 export interface SandboxOptions {
   /** Extra host paths from STACKWRIGHT_SANDBOX_BINDS. */
   binds: SandboxBind[];
-  /** npm's cache shared by deployments (STACKWRIGHT_NPM_CACHE); otherwise each has its own. */
-  npmCache?: string;
+  /** Package managers' caches shared by deployments (writable). */
+  packageCaches?: string[];
 }
 
 /** The uid (and gid) deployments run as when Stackwright is root: nobody, never Stackwright's own. */
@@ -70,7 +70,7 @@ export function writeSandboxSpec(p: SandboxPaths, opts: SandboxOptions): string 
     { path: p.pulumiRoot, readOnly: true },
     { path: p.workspace, readOnly: false },
     ...(p.stateDir ? [{ path: p.stateDir, readOnly: false }] : []),
-    ...(opts.npmCache ? [{ path: opts.npmCache, readOnly: false }] : []),
+    ...(opts.packageCaches ?? []).map((path) => ({ path, readOnly: false })),
     ...opts.binds,
   ];
   const spec = {

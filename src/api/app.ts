@@ -23,6 +23,7 @@ import { hookRoutes } from './routes/hooks';
 import { chainRoutes, dependentRoutes } from './routes/dependents';
 import { createMetrics } from './metrics';
 import { oidcRoutes } from './routes/oidc';
+import { cacheRoutes } from './routes/cache';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -50,6 +51,7 @@ export function createApp(deps: ApiDeps) {
     .route(stack, stackRoutes(deps))
     .route('/api/stacks/:org/:project', projectRoutes(deps))
     .route(`${stack}/deployments/settings`, settingsRoutes(deps))
+    .route(`${stack}/deployments/cache`, cacheRoutes(deps))
     // Before deploymentRoutes, whose GET /:id would otherwise take /metadata and /schedules.
     .route(`${stack}/deployments`, scheduleRoutes(deps))
     .route(`${stack}/deployments`, stackQueueRoutes(deps))

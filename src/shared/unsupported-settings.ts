@@ -12,7 +12,6 @@ const UNSUPPORTED: { path: string[]; why: string }[] = [
   { path: ['agentPoolID'], why: 'Stackwright has no agent pools: every worker serves every stack' },
   { path: ['operationContext', 'role'], why: 'deployment roles are not available' },
   { path: ['operationContext', 'options', 'deleteAfterDestroy'], why: 'removing a stack after destroy is not available yet' },
-  { path: ['cacheOptions', 'enable'], why: 'dependency caching is not available yet' },
 ];
 
 const isSet = (v: unknown): boolean =>

@@ -30,7 +30,8 @@ export type AuditEvent =
   | 'hook.delete'
   | 'dependent.create'
   | 'dependent.delete'
-  | 'chain.cancel';
+  | 'chain.cancel'
+  | 'cache.clear';
 
 /** One change: who (actor, and the token it used), what (event, description), when, to what (target). */
 export interface AuditEntry {

@@ -296,6 +296,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('deployments_pull_request').on('deployments').columns(['pull_request_key', 'status']).execute();
     },
   },
+  // Dependency caches: clearing a project's cache bumps its generation (workers drop older entries).
+  '0013_caches': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('project_caches')
+        .addColumn('org', 'varchar(64)', (c) => c.notNull())
+        .addColumn('project', 'varchar(128)', (c) => c.notNull())
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        .addColumn('cleared', 'varchar(40)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('project_caches_pk', ['org', 'project'])
+        .execute();
+    },
+  },
   '0016_oidc': {
     async up(db: Kysely<unknown>) {
       await db.schema

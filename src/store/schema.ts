@@ -201,4 +201,10 @@ export interface Database {
     created: string;
     publish_until: string; // the JWKS lists the key until the last token it signed has expired
   };
+  project_caches: {
+    org: string;
+    project: string;
+    generation: number;
+    cleared: string;
+  };
 }

@@ -1,0 +1,101 @@
+/**
+ * The API under load: a SQLite store seeded directly with BENCH_LOAD_DEPLOYMENTS deployments (default
+ * 10,000, one stack) and BENCH_LOAD_LOG_LINES log lines (default 1,000,000, spread over them), an API
+ * process on it, and autocannon at a fixed request rate against the deployments list, one
+ * deployment and one deployment's logs. Returns p50/p99 latency per route.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import Sqlite from 'better-sqlite3';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as (o: object) => Promise<{ latency: { p50: number; p99: number }; non2xx: number; errors: number; requests: { total: number } }>;
+import { freePort } from '../src/dev-server';
+import { openDatabase } from '../src/store/db';
+
+const DEPLOYMENTS = Number(process.env.BENCH_LOAD_DEPLOYMENTS ?? 10_000);
+const LOG_LINES = Number(process.env.BENCH_LOAD_LOG_LINES ?? 1_000_000);
+const RATE = Number(process.env.BENCH_LOAD_RATE ?? 100);
+const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 10);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface RouteLatency {
+  route: string;
+  p50: number;
+  p99: number;
+  requests: number;
+  failures: number;
+}
+
+/** Writes the rows as the store would: deployments with their four steps, then their log lines. */
+async function seed(file: string): Promise<{ ids: string[] }> {
+  await (await openDatabase(file)).destroy(); // creates the schema
+  const db = new Sqlite(file);
+  db.pragma('journal_mode = WAL');
+  const settings = JSON.stringify({ sourceContext: { git: { repoURL: 'https://example.com/acme/website.git', branch: 'refs/heads/main' } }, operationContext: {} });
+  const insertD = db.prepare(
+    `INSERT INTO deployments (id, org, project, stack, version, operation, status, settings, inherit_settings, initiator, requested_by, message, created, modified, started, resource_changes, drift_detected, drift_remediation_id)
+     VALUES (?, 'bench', 'website', 'load', ?, 'update', 'succeeded', ?, 1, 'api', 'bench', NULL, ?, ?, ?, '{"update":1}', NULL, NULL)`,
+  );
+  const insertS = db.prepare(`INSERT INTO deployment_steps (deployment_id, idx, name, status, started, last_updated) VALUES (?, ?, ?, 'succeeded', ?, ?)`);
+  const insertL = db.prepare(`INSERT INTO deployment_logs (deployment_id, step, seq, ts, line) VALUES (?, ?, ?, ?, ?)`);
+  const ids: string[] = [];
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+  const perDeployment = Math.ceil(LOG_LINES / DEPLOYMENTS);
+  let written = 0;
+  db.transaction(() => {
+    for (let v = 1; v <= DEPLOYMENTS; v++) {
+      const id = randomUUID();
+      ids.push(id);
+      const at = new Date(t0 + v * 60_000).toISOString();
+      insertD.run(id, v, settings, at, at, at);
+      ['Get source', 'Install dependencies', 'Pulumi operation'].forEach((name, i) => insertS.run(id, i, name, at, at));
+      for (let i = 0; i < perDeployment && written < LOG_LINES; i++, written++) {
+        insertL.run(id, Math.min(2, Math.floor((i * 3) / perDeployment)), i, at, `log line ${i} of deployment ${v}: Updating (load): + pulumi:pulumi:Stack website-load created`);
+      }
+    }
+  })();
+  db.close();
+  return { ids };
+}
+
+export async function apiLoad(o: { root: string; temporalAddress: string }): Promise<RouteLatency[]> {
+  const dataDir = join(o.root, 'load');
+  mkdirSync(dataDir, { recursive: true });
+  const t0 = Date.now();
+  const { ids } = await seed(join(dataDir, 'stackwright.db'));
+  console.log(`  seeded ${DEPLOYMENTS} deployments and ${LOG_LINES} log lines in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const token = randomBytes(24).toString('base64url');
+  const port = await freePort();
+  const api = spawn(process.execPath, [...process.execArgv, join(__dirname, '..', 'src', 'main.ts'), 'api'], {
+    env: { ...process.env, TEMPORAL_ADDRESS: o.temporalAddress, STACKWRIGHT_DATA_DIR: dataDir, STACKWRIGHT_PORT: String(port), STACKWRIGHT_TOKEN: token, STACKWRIGHT_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; !(await fetch(`${base}/healthz`).then((r) => r.ok, () => false)); i++) {
+      if (i > 600) throw new Error('the API did not come up');
+      await sleep(100);
+    }
+    const stack = '/api/stacks/bench/website/load/deployments';
+    const mid = ids[Math.floor(ids.length / 2)];
+    const routes = [
+      ['GET .../deployments', `${stack}?page=1&pageSize=10`],
+      ['GET .../deployments/{id}', `${stack}/${mid}`],
+      ['GET .../deployments/{id}/logs', `${stack}/${mid}/logs`],
+    ];
+    const out: RouteLatency[] = [];
+    for (const [route, path] of routes) {
+      // Not counted: the API process warms up (JIT, SQLite page cache).
+      await autocannon({ url: base + path, headers: { Authorization: `token ${token}` }, connections: 10, overallRate: RATE, duration: 2 });
+      const r = await autocannon({ url: base + path, headers: { Authorization: `token ${token}` }, connections: 10, overallRate: RATE, duration: SECONDS });
+      out.push({ route, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, failures: r.non2xx + r.errors });
+    }
+    return out;
+  } finally {
+    api.kill('SIGTERM');
+    await new Promise((r) => api.once('exit', r));
+  }
+}
