@@ -21,6 +21,7 @@ import { authenticate, authorize, isAdminToken } from './auth';
 import { codecRoutes } from '../codec/codec-routes';
 import { hookRoutes } from './routes/hooks';
 import { chainRoutes, dependentRoutes } from './routes/dependents';
+import { docsRoutes } from './openapi/docs-routes';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -33,8 +34,10 @@ export function createApp(deps: ApiDeps) {
     .get('/healthz', (c) => c.json({ ok: true }))
     // Decoding reveals every organization's workflow payloads: admins only.
     .route('/codec', deps.codec ? codecRoutes({ ...deps.codec, allows: (t) => isAdminToken(deps, t) }) : new Hono())
+    // The API's description is public, like any published API reference.
+    .route('/', docsRoutes(deps.publicUrl))
     // Webhooks authenticate by their signatures and have a limit of their own.
-    .use('/api/*', except('/api/webhooks/*', authenticate(deps), authorize))
+    .use('/api/*', except(['/api/webhooks/*', '/api/openapi.json', '/api/docs', '/api/docs/*'], authenticate(deps), authorize))
     .use('/api/*', except('/api/webhooks/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') })))
     .use('/api/stacks/*', gunzipBody)
     .route('/', webhookRoutes(deps))
