@@ -22,13 +22,16 @@ import { codecRoutes } from '../codec/codec-routes';
 import { hookRoutes } from './routes/hooks';
 import { chainRoutes, dependentRoutes } from './routes/dependents';
 import { docsRoutes } from './openapi/docs-routes';
+import { dashboardRoutes } from '../dashboard/routes';
 
 export { apiDeps, type ApiDeps } from './deps';
 
 /** The HTTP API. Paths and fields follow Pulumi Deployments' REST API. */
 export function createApp(deps: ApiDeps) {
   const stack = '/api/stacks/:org/:project/:stack';
-  return new Hono()
+  // The dashboard calls this very app, in-process, with its session's token.
+  const self = (req: Request): Promise<Response> => Promise.resolve(app.fetch(req));
+  const app = new Hono()
     .onError(errorHandler(deps.log))
     .notFound((c) => apiError(c, 404, 'not found'))
     .get('/healthz', (c) => c.json({ ok: true }))
@@ -60,5 +63,7 @@ export function createApp(deps: ApiDeps) {
     .route('/api/orgs/:org/deployments', orgQueueRoutes(deps))
     .route('/api/orgs/:org/auditlogs', auditLogRoutes(deps))
     .route('/api/orgs/:org/review-stacks', reviewStackRoutes(deps))
-    .route('/api/tokens', tokenRoutes(deps));
+    .route('/api/tokens', tokenRoutes(deps))
+    .route('/', dashboardRoutes({ store: deps.store, api: self, mac: deps.box.mac, temporalUiUrl: deps.temporalUiUrl, namespace: deps.namespace }));
+  return app;
 }
