@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { callApi, type ApiFetch, type User } from './api-client';
@@ -47,7 +48,8 @@ export function session(api: ApiFetch, mac: (text: string) => string): Middlewar
 /** After `session`, on every action: the form's CSRF token must be the session's (403 otherwise). */
 export const requireCsrfToken: MiddlewareHandler = async (c, next) => {
   const form = await c.req.parseBody();
-  const sent = typeof form._csrf === 'string' ? form._csrf : '';
-  if (sent.length === 0 || sent !== c.get('dashboard').csrf) return c.text('Forbidden: the form is missing its CSRF token or it is not this session\'s', 403);
+  const sent = Buffer.from(typeof form._csrf === 'string' ? form._csrf : '');
+  const want = Buffer.from(c.get('dashboard').csrf);
+  if (sent.length !== want.length || !timingSafeEqual(sent, want)) return c.text('Forbidden: the form is missing its CSRF token or it is not this session\'s', 403);
   await next();
 };

@@ -208,7 +208,11 @@ test('edit settings: secrets are write-only', async () => {
   await page.getByRole('button', { name: 'Save settings' }).click();
   await page.getByRole('alert').filter({ hasText: 'is not NAME=value' }).waitFor();
   expect((await sw.api(`${stackPath('web')}/deployments/settings`)).body.operationContext.environmentVariables.STAGE).toBe('dev');
+  // The overview lists each stack's schedules and TTL.
+  const ttl = await sw.api(`${stackPath('gated')}/deployments/ttl/schedules`, { method: 'POST', body: { timestamp: '2030-01-01T00:00:00Z' } });
+  expect(ttl.status).toBe(200);
   await page.goto(sw.url);
+  await page.getByText('TTL: destroy, once at 2030-01-01').waitFor();
   await shot('overview', true);
 });
 

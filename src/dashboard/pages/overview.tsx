@@ -38,7 +38,7 @@ async function stackRow(store: Store, schedules: ScheduleStore, ref: StackRef): 
 }
 
 const describeSchedule = (s: ScheduleRecord) => {
-  const when = s.scheduleCron ? `cron ${s.scheduleCron}` : `once at ${s.scheduleOnce}`;
+  const when = s.scheduleCron ? `cron ${s.scheduleCron}` : `once at ${s.scheduleOnce?.slice(0, 16).replace('T', ' ')} UTC`;
   const kind = s.kind === 'ttl' ? 'TTL: destroy' : s.kind === 'drift' ? 'drift check' : s.request.operation;
   return `${kind}, ${when}${s.paused ? ' (paused)' : ''}`;
 };
