@@ -7,7 +7,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       // Forgetting to await an Activity or a Workflow API is a bug.
@@ -31,13 +31,16 @@ export default tseslint.config(
   // workflows reach activities only through their types (they call them by name).
   ...layers({
     'src/api/**/*.ts': { forbidden: ['activities', 'workflows'], why: 'the API reaches Temporal and the activities through src/deployments' },
-    'src/deployments/**/*.ts': { forbidden: ['api'], why: 'the domain layer is below the API' },
-    'src/activities/**/*.ts': { forbidden: ['api', 'workflows'], why: 'activities are below the API and never run workflow code' },
-    'src/workflows/**/*.ts': { forbidden: ['api', 'deployments', 'store'], typesOnly: ['activities'], why: 'workflow code is deterministic: it calls activities by name' },
+    'src/deployments/**/*.ts': { forbidden: ['api', 'dashboard'], why: 'the domain layer is below the API' },
+    'src/dashboard/**/*.{ts,tsx}': { forbidden: ['api', 'activities', 'workflows'], why: 'the dashboard reaches the API in-process through the function it is given, and Temporal through src/deployments' },
+    'src/activities/**/*.ts': { forbidden: ['api', 'workflows', 'dashboard'], why: 'activities are below the API and never run workflow code' },
+    'src/workflows/**/*.ts': { forbidden: ['api', 'deployments', 'store', 'dashboard'], typesOnly: ['activities'], why: 'workflow code is deterministic: it calls activities by name' },
     'src/store/**/*.ts': { forbidden: ['api', 'deployments', 'workflows', 'activities'], why: 'the store is the bottom layer' },
     'src/state/**/*.ts': { forbidden: ['api', 'deployments', 'workflows', 'activities'], why: "Pulumi's state backend is read at the bottom layer, beside the store" },
     'src/shared/**/*.ts': { forbidden: ['api', 'deployments', 'workflows', 'activities', 'store'], why: 'shared schemas are used by every layer' },
   }),
+  // The dashboard's script runs in the browser.
+  { files: ['src/dashboard/assets/*.js'], languageOptions: { globals: { document: 'readonly', window: 'readonly', location: 'readonly', EventSource: 'readonly' } } },
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly', setInterval: 'readonly' } } },
 );
 

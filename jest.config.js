@@ -11,5 +11,5 @@ module.exports = {
   maxWorkers: 2,
   // Temporal's native runtime keeps threads alive after teardown; do not let that hold the run open.
   forceExit: true,
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  transform: { '^.+\\.tsx?$': ['ts-jest', { isolatedModules: true }] },
 };

@@ -222,6 +222,15 @@ describe('every route against every role and scope', () => {
     }
   });
 
+  test('the API description and its documentation are public: no token, or a token of any role, reads them', async () => {
+    for (const path of ['/api/openapi.json', '/api/docs']) {
+      for (const token of [null, tokenValues.get('viewer-other')!, BOOTSTRAP]) {
+        const headers: Record<string, string> = token === null ? {} : { Authorization: `token ${token}` };
+        expect((await app.request(path, { headers })).status).toBe(200);
+      }
+    }
+  });
+
   test('webhook routes take no API token: a token of any role changes nothing about their answer', async () => {
     const body = JSON.stringify({ event: 'push', commit: 'a'.repeat(40), branch: 'main', repoUrl: 'https://git.example.com/none.git' });
     for (const token of [null, tokenValues.get('viewer-other')!]) {

@@ -24,6 +24,8 @@ import { chainRoutes, dependentRoutes } from './routes/dependents';
 import { createMetrics } from './metrics';
 import { oidcRoutes } from './routes/oidc';
 import { cacheRoutes } from './routes/cache';
+import { docsRoutes } from './openapi/docs-routes';
+import { dashboardRoutes } from '../dashboard/routes';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -31,7 +33,9 @@ export { apiDeps, type ApiDeps } from './deps';
 export function createApp(deps: ApiDeps) {
   const stack = '/api/stacks/:org/:project/:stack';
   const metrics = createMetrics(deps);
-  return new Hono()
+  // The dashboard calls this very app, in-process, with its session's token.
+  const self = (req: Request): Promise<Response> => Promise.resolve(app.fetch(req));
+  const app = new Hono()
     .onError(errorHandler(deps.log))
     .notFound((c) => apiError(c, 404, 'not found'))
     .use('*', metrics.observe)
@@ -42,8 +46,10 @@ export function createApp(deps: ApiDeps) {
     .route('/', oidcRoutes(deps))
     // Decoding reveals every organization's workflow payloads: admins only.
     .route('/codec', deps.codec ? codecRoutes({ ...deps.codec, allows: (t) => isAdminToken(deps, t) }) : new Hono())
+    // The API's description is public, like any published API reference.
+    .route('/', docsRoutes(deps.publicUrl))
     // Webhooks authenticate by their signatures and have a limit of their own.
-    .use('/api/*', except('/api/webhooks/*', authenticate(deps), authorize))
+    .use('/api/*', except(['/api/webhooks/*', '/api/openapi.json', '/api/docs', '/api/docs/*'], authenticate(deps), authorize))
     .use('/api/*', except('/api/webhooks/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') })))
     .use('/api/stacks/*', gunzipBody)
     .route('/', webhookRoutes(deps))
@@ -67,5 +73,7 @@ export function createApp(deps: ApiDeps) {
     .route('/api/orgs/:org/deployments', orgQueueRoutes(deps))
     .route('/api/orgs/:org/auditlogs', auditLogRoutes(deps))
     .route('/api/orgs/:org/review-stacks', reviewStackRoutes(deps))
-    .route('/api/tokens', tokenRoutes(deps));
+    .route('/api/tokens', tokenRoutes(deps))
+    .route('/', dashboardRoutes({ store: deps.store, api: self, mac: deps.box.mac, temporalUiUrl: deps.temporalUiUrl, namespace: deps.namespace }));
+  return app;
 }

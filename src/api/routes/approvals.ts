@@ -9,7 +9,7 @@ import type { ApiDeps } from '../deps';
 
 const WithId = StackRef.extend({ id: z.string() });
 const withId = zValidator('param', WithId, onInvalid());
-const DecisionBody = z.object({ comment: z.string().max(2000, 'at most 2000 characters').nullish() }).strict();
+export const DecisionBody = z.object({ comment: z.string().max(2000, 'at most 2000 characters').nullish() }).strict();
 
 /**
  * POST .../deployments/{id}/approve and .../reject (requireApproval, a Stackwright extension), with an

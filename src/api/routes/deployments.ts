@@ -26,7 +26,7 @@ const withId = zValidator('param', StackRef.extend({ id: z.string() }), onInvali
 const Version = z.coerce.number({ error: 'expected an integer' }).int('expected an integer').min(1, 'versions start at 1').max(2 ** 31 - 1);
 const withVersion = zValidator('param', StackRef.extend({ version: Version }), onInvalid());
 
-const LogsQuery = z.object({
+export const LogsQuery = z.object({
   continuationToken: z.string().regex(TOKEN_PATTERN, 'expected a token returned by an earlier call').optional(),
   job: z.coerce.number().int().min(0).max(0).optional(),
   step: z.coerce.number().int().min(0).optional(),

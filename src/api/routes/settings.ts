@@ -16,7 +16,7 @@ const body = () => zValidator('json', DeploymentSettingsInput, onInvalid());
 const params = zValidator('param', StackRef, onInvalid());
 
 /** Pulumi's CLI sends the value as a bare JSON string; the spec's form is `{secret}`. */
-const SecretToEncrypt = z.union([z.string(), z.object({ secret: z.string() }).strict()]).transform((v) => (typeof v === 'string' ? v : v.secret));
+export const SecretToEncrypt = z.union([z.string(), z.object({ secret: z.string() }).strict()]).transform((v) => (typeof v === 'string' ? v : v.secret));
 
 /** GET | POST (merge) | PUT (replace) | DELETE .../deployments/settings, and POST .../settings/encrypt */
 export function settingsRoutes(deps: ApiDeps) {

@@ -16,7 +16,7 @@ const params = zValidator('param', StackRef, onInvalid());
 const projectParams = zValidator('param', StackRef.pick({ org: true, project: true }), onInvalid());
 
 /** `pulumi stack init`'s request. A stack here is its settings: tags, teams, state and config are not kept. */
-const CreateStackRequest = z
+export const CreateStackRequest = z
   .object({
     stackName: StackName,
     tags: z.record(z.string(), z.string()).nullish(),
@@ -28,11 +28,11 @@ const CreateStackRequest = z
 const withVersion = zValidator('param', StackRef.extend({ version: z.coerce.number().int().min(1) }), onInvalid());
 const withId = zValidator('param', StackRef.extend({ id: z.string() }), onInvalid());
 const Base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
-const DecryptRequest = z.object({ ciphertext: Base64 }).strict();
-const BatchDecryptRequest = z.object({ ciphertexts: z.array(Base64).max(10_000) }).strict();
+export const DecryptRequest = z.object({ ciphertext: Base64 }).strict();
+export const BatchDecryptRequest = z.object({ ciphertexts: z.array(Base64).max(10_000) }).strict();
 const crypter = new PassphraseCrypter();
 
-const HistoryQuery = z.object({
+export const HistoryQuery = z.object({
   page: z.coerce.number().int().min(0).default(0),
   pageSize: z.coerce.number().int().min(0).default(10),
   'output-type': z.string().optional(),
