@@ -58,6 +58,7 @@ const deployments: Operation[] = tagged('Deployments', [
   { method: 'post', path: `${D}/:id/approve`, summary: 'Approve a deployment waiting for approval', body: DecisionBody.optional() },
   { method: 'post', path: `${D}/:id/reject`, summary: 'Reject a deployment waiting for approval', body: DecisionBody.optional() },
   { method: 'get', path: `${D}/:id/chain`, summary: 'The chain of dependent deployments a deployment started' },
+  { method: 'delete', path: `${D}/cache`, summary: "Clear the dependency cache of the stack's project" },
   { method: 'post', path: `${D}/:id/chain/cancel`, summary: 'Cancel the rest of a chain' },
   { method: 'get', path: '/api/orgs/:org/deployments', summary: "The organization's deployments", query: ListQuery, answer: A.DeploymentList },
 ]);
@@ -142,6 +143,10 @@ const webhooks: Operation[] = tagged('Git triggers', [
 const service: Operation[] = tagged('Service', [
   { method: 'get', path: '/healthz', summary: 'Liveness', public: true, answer: z.object({ ok: z.literal(true) }) },
   { method: 'get', path: '/api/openapi.json', summary: 'This description', public: true },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics (STACKWRIGHT_METRICS_TOKEN as a bearer token when set)', public: true, contentType: 'text/plain' },
+  { method: 'get', path: '/.well-known/openid-configuration', summary: "The OIDC issuer's discovery document", public: true },
+  { method: 'get', path: '/oidc/.well-known/openid-configuration', summary: "The OIDC issuer's discovery document", public: true },
+  { method: 'get', path: '/oidc/.well-known/jwks', summary: "The keys that sign deployments' OIDC tokens", public: true },
   { method: 'get', path: '/api/docs', summary: 'Interactive documentation (Swagger UI)', public: true, contentType: 'text/html' },
   { method: 'get', path: '/api/docs/:file', summary: "The documentation's assets", public: true, contentType: 'application/octet-stream' },
   { method: 'post', path: '/codec/encode', summary: "Temporal's remote codec: encode payloads (admins)" },
