@@ -9,6 +9,8 @@ import { codecKeys, dataConverter } from './codec/payload-codec';
 import { sandboxNpmCache } from './activities/sandbox';
 import { Client } from '@temporalio/client';
 import { hookRetry } from './deployments/hook-events';
+import { createPoolActivities } from './activities/pool';
+import { poolQueue } from './shared/pools';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -74,8 +76,10 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     // Nothing reaches Temporal in clear: inputs, results, signals, queries, memos.
     dataConverter: dataConverter(codecKeys(o.config.secretsKey, o.config.STACKWRIGHT_CODEC_KEYS)),
   };
+  const pool = o.config.STACKWRIGHT_POOL;
   return Promise.all([
-    Worker.create({
+    // A runner pool's worker takes only its pool's deployments: no workflows, no main queue.
+    pool ? Worker.create({ ...common, taskQueue: poolQueue(taskQueue, pool), activities: createPoolActivities(deps) }) : Worker.create({
       ...common,
       taskQueue,
       ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { SecretInput, type StoredValue } from './secrets';
 import { refuseUnsupported } from './unsupported-settings';
 import { RequireApproval } from './approval';
+import { PoolName } from './pools';
 
 // Field names follow Pulumi Deployments' settings. Every optional field is nullish because a
 // settings patch removes a key by sending null (see merge.ts).
@@ -100,7 +101,7 @@ export const settingsFields = {
   gitHub: GitHubSettings.nullish(),
   vcs: VcsSettings.nullish(),
   cacheOptions: z.object({ enable: z.boolean().nullish() }).strict().nullish(),
-  agentPoolID: z.string().nullish(),
+  agentPoolID: PoolName.nullish(),
   tag: z.string().nullish(),
 };
 
