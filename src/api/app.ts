@@ -21,6 +21,7 @@ import { authenticate, authorize, isAdminToken } from './auth';
 import { codecRoutes } from '../codec/codec-routes';
 import { hookRoutes } from './routes/hooks';
 import { chainRoutes, dependentRoutes } from './routes/dependents';
+import { agentPoolRoutes } from './routes/agent-pools';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -57,5 +58,6 @@ export function createApp(deps: ApiDeps) {
     .route('/api/orgs/:org/deployments', orgQueueRoutes(deps))
     .route('/api/orgs/:org/auditlogs', auditLogRoutes(deps))
     .route('/api/orgs/:org/review-stacks', reviewStackRoutes(deps))
+    .route('/api/orgs/:org/agent-pools', agentPoolRoutes(deps))
     .route('/api/tokens', tokenRoutes(deps));
 }
