@@ -37,7 +37,7 @@ function start(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv
 
 let pgUrl: string;
 let env: NodeJS.ProcessEnv;
-let apis: { url: string; child: ChildProcess }[] = [];
+const apis: { url: string; child: ChildProcess }[] = [];
 const workers: Record<'main' | 'edge', { dataDir: string; child?: ChildProcess }> = {
   main: { dataDir: mkdtempSync(join(tmpdir(), 'sw-scale-main-')) },
   edge: { dataDir: mkdtempSync(join(tmpdir(), 'sw-scale-edge-')) },
@@ -93,10 +93,17 @@ beforeAll(async () => {
   if (!pg) throw new Error('THE SCALE-OUT TEST NEEDS DEBIAN\'S postgresql SERVER BINARIES (/usr/lib/postgresql/*/bin); .ci/run installs them');
   children.push(pg.child);
   pgUrl = pg.url;
-  const admin = new PgClient({ connectionString: pgUrl });
-  await admin.connect();
-  await admin.query('CREATE DATABASE stackwright');
-  await admin.end();
+  // The port opens before the server accepts queries ("the database system is starting up").
+  await waitFor('PostgreSQL', async () => {
+    const admin = new PgClient({ connectionString: pgUrl });
+    try {
+      await admin.connect();
+      await admin.query('CREATE DATABASE stackwright');
+      return true;
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+  }, 60_000);
   const pgPort = new URL(pgUrl).port;
   const pgEnv = { ...process.env, STACKWRIGHT_TEMPORAL_SERVER_DIR: serverDir, POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: pgPort, POSTGRES_USER: 'postgres', POSTGRES_PASSWORD: '' };
   const schema = spawnSync('sh', [join(root, 'temporal', 'setup-schema.sh')], { env: pgEnv, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -104,9 +111,10 @@ beforeAll(async () => {
 
   // The server's ports are offsets of the frontend's (temporal/config/postgresql.yaml).
   const temporalPort = 20_000 + Math.floor(Math.random() * 20_000);
-  start('temporal', join(serverDir, 'bin', 'temporal-server'), ['--root', join(root, 'temporal'), '--config-file', join(root, 'temporal', 'config', 'postgresql.yaml'), '--allow-no-auth', 'start'], {
+  start('temporal', join(serverDir, 'bin', 'temporal-server'), ['--config-file', join(root, 'temporal', 'config', 'postgresql.yaml'), '--allow-no-auth', 'start'], {
     ...pgEnv,
     TEMPORAL_PORT: String(temporalPort),
+    TEMPORAL_DYNAMIC_CONFIG: join(root, 'temporal', 'config', 'dynamicconfig.yaml'),
     TEMPORAL_LOG_LEVEL: 'error',
   });
   await waitForPort('127.0.0.1', temporalPort, 120_000);
