@@ -109,8 +109,9 @@ beforeAll(async () => {
   const schema = spawnSync('sh', [join(root, 'temporal', 'setup-schema.sh')], { env: pgEnv, stdio: ['ignore', 'ignore', 'inherit'] });
   if (schema.status !== 0) throw new Error('temporal/setup-schema.sh failed');
 
-  // The server's ports are offsets of the frontend's (temporal/config/postgresql.yaml).
-  const temporalPort = 20_000 + Math.floor(Math.random() * 20_000);
+  // The server's ports are offsets of the frontend's (temporal/config/postgresql.yaml); membership
+  // ports (+100…) must fit Temporal's smallint column.
+  const temporalPort = 20_000 + Math.floor(Math.random() * 12_000);
   start('temporal', join(serverDir, 'bin', 'temporal-server'), ['--config-file', join(root, 'temporal', 'config', 'postgresql.yaml'), '--allow-no-auth', 'start'], {
     ...pgEnv,
     TEMPORAL_PORT: String(temporalPort),
