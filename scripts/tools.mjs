@@ -6,6 +6,10 @@
 //
 //   node scripts/tools.mjs              build/install whatever is missing
 //   node scripts/tools.mjs --print-env  ...then print STACKWRIGHT_*=path lines
+//   node scripts/tools.mjs --temporal-server [--print-env]
+//                                       ...the Temporal server (temporal/go.mod) too; also
+//                                       when STACKWRIGHT_BUILD_TEMPORAL_SERVER=1. Never otherwise:
+//                                       the embedded dev server needs none of it.
 //
 // src/tools.ts resolves the same layout at runtime; keep the two in sync.
 import { spawnSync } from 'node:child_process';
@@ -67,6 +71,20 @@ const tools = [
   },
 ];
 
+// The real Temporal server (PostgreSQL persistence), pinned by temporal/go.mod. The cache holds
+// bin/temporal-server, bin/temporal-sql-tool and the schema files shipped in the module.
+const temporalServerVersion = /go\.temporal\.io\/server v([\w.-]+)/.exec(fs.readFileSync(path.join(root, 'temporal', 'go.mod'), 'utf8'))[1];
+const temporalServer = {
+  name: `temporal server ${temporalServerVersion}`,
+  envVar: 'STACKWRIGHT_TEMPORAL_SERVER_DIR',
+  dir: path.join(cache, `temporal-server-${temporalServerVersion}`),
+  files: ['bin/temporal-server', 'bin/temporal-sql-tool', 'schema/postgresql/v12/temporal/schema.sql'],
+  value: (dir) => dir,
+  fromEnv: (p) => ({ value: p, check: path.join(p, 'bin', 'temporal-server') }),
+  fromPath: () => undefined,
+  build: buildTemporalServer,
+};
+
 // Runs a command with its output on stderr (stdout is reserved for --print-env).
 function run(cmd, args, opts = {}) {
   const res = spawnSync(cmd, args, { stdio: ['ignore', 2, 2], ...opts });
@@ -97,6 +115,26 @@ function goBuild(moduleDir, version, pkg, out) {
       'Go (https://go.dev/dl/) is required to build pulumi; install it, or set ' +
         'STACKWRIGHT_PULUMI_DIR to an existing Pulumi install (e.g. ~/.pulumi)',
     );
+}
+
+function buildTemporalServer(tmp) {
+  const cwd = path.join(root, 'temporal');
+  const noGo = () => {
+    throw new ToolError('Go (https://go.dev/dl/) is required to build the Temporal server; install it, or set STACKWRIGHT_TEMPORAL_SERVER_DIR to a directory holding bin/temporal-server, bin/temporal-sql-tool and schema/');
+  };
+  fs.mkdirSync(path.join(tmp, 'bin'));
+  for (const [pkg, exe] of [['go.temporal.io/server/cmd/server', 'temporal-server'], ['go.temporal.io/server/cmd/tools/sql', 'temporal-sql-tool']]) {
+    const t = Date.now();
+    log(`building ${exe} v${temporalServerVersion} with Go (first build takes several minutes)…`);
+    if (run('go', ['build', '-o', path.join(tmp, 'bin', exe), pkg], { cwd }) === 'ENOENT') noGo();
+    log(`${exe} built in ${elapsed(t)}`);
+  }
+  const mod = spawnSync('go', ['list', '-m', '-f', '{{.Dir}}', 'go.temporal.io/server'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 2] });
+  if (mod.status !== 0) throw new ToolError('`go list -m go.temporal.io/server` failed, see output above');
+  fs.mkdirSync(path.join(tmp, 'schema', 'postgresql'), { recursive: true });
+  // The module cache is read-only: copy without its modes so the cache can be replaced later.
+  run('cp', ['-r', '--no-preserve=mode', path.join(mod.stdout.trim(), 'schema', 'postgresql', 'v12'), path.join(tmp, 'schema', 'postgresql')]);
+  for (const exe of ['temporal-server', 'temporal-sql-tool']) fs.chmodSync(path.join(tmp, 'bin', exe), 0o755);
 }
 
 function buildPulumi(tmp) {
@@ -196,7 +234,7 @@ function withLock(fn) {
   }
 }
 
-function ensure() {
+function ensure(tools) {
   if (tools.every((t) => resolve(t).ok)) return; // fast path: silent, no lock
   const start = Date.now();
   let built = 0;
@@ -230,10 +268,11 @@ const shQuote = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\
 
 try {
   const args = process.argv.slice(2);
-  if (args.some((a) => a !== '--print-env')) throw new ToolError(`usage: node scripts/tools.mjs [--print-env]`);
-  ensure();
+  if (args.some((a) => a !== '--print-env' && a !== '--temporal-server')) throw new ToolError(`usage: node scripts/tools.mjs [--temporal-server] [--print-env]`);
+  const wanted = args.includes('--temporal-server') || env.STACKWRIGHT_BUILD_TEMPORAL_SERVER === '1' ? [...tools, temporalServer] : tools;
+  ensure(wanted);
   if (args.includes('--print-env')) {
-    for (const tool of tools) process.stdout.write(`${tool.envVar}=${shQuote(resolve(tool).value)}\n`);
+    for (const tool of wanted) process.stdout.write(`${tool.envVar}=${shQuote(resolve(tool).value)}\n`);
   }
 } catch (e) {
   if (!(e instanceof ToolError)) throw e;

@@ -31,6 +31,12 @@ export const EnvConfig = z.object({
   STACKWRIGHT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  STACKWRIGHT_POOL: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'letters, digits, _ . - (at most 100)').optional(),
   PULUMI_BACKEND_URL: z.string().min(1).optional(),
   PULUMI_CONFIG_PASSPHRASE: z.string().optional(),
   STACKWRIGHT_GITHUB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -147,4 +153,5 @@ export const PRIVATE_ENV = [
   'STACKWRIGHT_METRICS_TOKEN',
   'STACKWRIGHT_GITLAB_TOKEN',
   'STACKWRIGHT_CODEC_KEYS',
+  'TEMPORAL_API_KEY',
 ];

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { ConfigError, loadConfig, PRIVATE_ENV, type Config } from './config';
+import { ConfigError, loadConfig, parseEnv, PRIVATE_ENV, type Config } from './config';
 import { createLogger } from './logger';
 import { resolveTools } from './tools';
 import { startDevServer } from './dev-server';
@@ -16,6 +16,11 @@ import { Supervisor } from './supervisor';
 import { guardProcess } from './process-guard';
 import { reclaimSteps } from './reclaim-steps';
 import { codecKeys, codecPathToken } from './codec/payload-codec';
+import { temporalAccess } from './temporal-connection';
+import { requireSharedConfig } from './shared-config';
+import { checkSecretsKey } from './secrets-key-check';
+import { recordPoolWorkerStart } from './store/runner-pools';
+import { setupTemporal } from './temporal-setup';
 
 const log = createLogger();
 
@@ -23,7 +28,8 @@ const log = createLogger();
 async function runApi(config: Config): Promise<void> {
   const address = requireTemporal(config);
   const store = new Store(await openDatabase(config.databaseUrl));
-  const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE, codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS));
+  await checkSecretsKey(store.db, config.secretsKey);
+  const temporal = await connectClient(address, config.TEMPORAL_NAMESPACE, codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS), temporalAccess(config));
   const app = createApp(apiDeps(config, store, temporal, log));
   const server = serve({ fetch: app.fetch, hostname: config.STACKWRIGHT_HOST, port: config.STACKWRIGHT_PORT }, () =>
     log.info(`API listening on ${config.publicUrl}`),
@@ -65,9 +71,12 @@ async function runWorker(config: Config): Promise<void> {
   if (config.STACKWRIGHT_SANDBOX === 'off') warnUnsandboxed();
   else checkSandboxTools();
   const store = new Store(await openDatabase(config.databaseUrl));
-  const client = await connectClient(address, config.TEMPORAL_NAMESPACE, codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS));
+  await checkSecretsKey(store.db, config.secretsKey);
+  if (config.STACKWRIGHT_POOL) await recordPoolWorkerStart(store.db, config.STACKWRIGHT_POOL);
+  const access = temporalAccess(config);
+  const client = await connectClient(address, config.TEMPORAL_NAMESPACE, codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS), access);
   await registerSearchAttributes(client, config.TEMPORAL_NAMESPACE);
-  const connection = await connectWorker(address);
+  const connection = await connectWorker(address, access);
   const workers = await createWorkers({ connection, store, config });
   let draining = false;
   onStopRequest(() => {
@@ -79,7 +88,7 @@ async function runWorker(config: Config): Promise<void> {
     log.info({ drainSeconds: config.STACKWRIGHT_DRAIN_SECONDS }, 'draining: taking no new steps, letting running ones finish (signal again to stop now)');
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
   });
-  log.info({ sessionQueue: sessionQueueOf(config) }, 'worker running');
+  log.info({ sessionQueue: sessionQueueOf(config), pool: config.STACKWRIGHT_POOL }, 'worker running');
   reclaimSteps({ client, store, dataDir: config.dataDir, log }).catch((err: unknown) =>
     log.warn({ err }, 'could not check for steps left by a previous run of this worker'),
   );
@@ -184,10 +193,25 @@ function requireTemporal(config: Config): string {
   return config.TEMPORAL_ADDRESS;
 }
 
+/** `main.ts setup-temporal`: the namespace and search attributes on a self-hosted Temporal (temporal/README.md). */
+async function runSetupTemporal(): Promise<void> {
+  const e = parseEnv();
+  if (!e.TEMPORAL_ADDRESS) throw new ConfigError('TEMPORAL_ADDRESS is required for setup-temporal');
+  const retentionDays = Number(process.env.TEMPORAL_RETENTION_DAYS ?? 30);
+  const client = await connectClient(e.TEMPORAL_ADDRESS, e.TEMPORAL_NAMESPACE, [], temporalAccess(e));
+  await setupTemporal(client, e.TEMPORAL_NAMESPACE, retentionDays);
+  log.info({ namespace: e.TEMPORAL_NAMESPACE, retentionDays }, 'Temporal namespace and search attributes ready');
+  await client.connection.close();
+}
+
 async function main(): Promise<void> {
   const role = process.argv[2] ?? 'all';
   guardProcess(log, role);
+  if (role === 'setup-temporal') return runSetupTemporal();
+  // A role started alone (not by `npm start`) may be one of many machines: nothing shared is generated.
+  if ((role === 'api' || role === 'worker') && !process.send) requireSharedConfig(parseEnv(), role);
   const config = loadConfig();
+  if (config.STACKWRIGHT_POOL && role !== 'worker') throw new ConfigError('STACKWRIGHT_POOL names the runner pool of a worker: start it with `main.ts worker`');
   if (role === 'api') return runApi(config);
   if (role === 'worker') return runWorker(config);
   if (role === 'all') return runAll(config);

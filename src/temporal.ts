@@ -6,13 +6,14 @@ import { temporal } from '@temporalio/proto';
 
 import { connectWithRetry } from './temporal-wait';
 import { dataConverter, type CodecKey } from './codec/payload-codec';
+import type { TemporalAccess } from './temporal-connection';
 
 /** A client whose payloads are encrypted with `keys` (the first encrypts). */
-export async function connectClient(address: string, namespace: string, keys: CodecKey[]): Promise<Client> {
-  return new Client({ connection: await connectWithRetry(address), namespace, dataConverter: dataConverter(keys) });
+export async function connectClient(address: string, namespace: string, keys: CodecKey[], access: TemporalAccess = {}): Promise<Client> {
+  return new Client({ connection: await connectWithRetry(address, undefined, access), namespace, dataConverter: dataConverter(keys) });
 }
 
-export const connectWorker = (address: string) => NativeConnection.connect({ address });
+export const connectWorker = (address: string, access: TemporalAccess = {}) => NativeConnection.connect({ address, ...access });
 
 /** Registers Stackwright's search attributes on an external server (the dev server gets them as flags). */
 export async function registerSearchAttributes(client: Client, namespace: string): Promise<void> {

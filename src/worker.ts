@@ -10,6 +10,8 @@ import { dependencyCache, packageCaches } from './activities/package-caches';
 import { Client } from '@temporalio/client';
 import { hookRetry } from './deployments/hook-events';
 import { oidcIssuer } from './state/oidc-issuer';
+import { createPoolActivities } from './activities/pool';
+import { poolQueue } from './shared/pools';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -80,8 +82,10 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     // Nothing reaches Temporal in clear: inputs, results, signals, queries, memos.
     dataConverter: dataConverter(codecKeys(o.config.secretsKey, o.config.STACKWRIGHT_CODEC_KEYS)),
   };
+  const pool = o.config.STACKWRIGHT_POOL;
   return Promise.all([
-    Worker.create({
+    // A runner pool's worker takes only its pool's deployments: no workflows, no main queue.
+    pool ? Worker.create({ ...common, taskQueue: poolQueue(taskQueue, pool), activities: createPoolActivities(deps) }) : Worker.create({
       ...common,
       taskQueue,
       ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),

@@ -206,7 +206,7 @@ describe('settings validation', () => {
     ['an env var name with a space', { operationContext: { environmentVariables: { 'A B': 'x' } } }, 'operationContext.environmentVariables.A B'],
     ['a branch starting with -', { sourceContext: { git: { branch: '--upload-pack=touch pwned' } } }, 'sourceContext.git.branch'],
     ['an executor image (deployments run on workers)', { executorContext: { executorImage: 'img:1' } }, 'executorContext.executorImage'],
-    ['an agent pool (there are none)', { agentPoolID: 'pool-1' }, 'agentPoolID'],
+    ['an agent pool name that cannot name a task queue', { agentPoolID: 'pool 1/x' }, 'agentPoolID'],
     ['an operation (settings serve every operation)', { operationContext: { operation: 'update' } }, 'operationContext.operation'],
     ['an OIDC AWS roleArn that is no role ARN', { operationContext: { oidc: { aws: { roleArn: 'r', sessionName: 'deploy' } } } }, 'operationContext.oidc.aws.roleArn'],
     ['an OIDC AWS session duration (not honoured)', { operationContext: { oidc: { aws: { roleArn: 'arn:aws:iam::123456789012:role/d', sessionName: 'deploy', duration: '1h' } } } }, 'operationContext.oidc.aws.duration'],
@@ -414,7 +414,7 @@ describe('deployment request validation', () => {
       'sourceContext.git.repoURL',
     ],
     ['an executor image', withSettings, { operation: 'update', executorContext: { executorImage: { reference: 'img:1' } } }, 400, 'executorContext.executorImage'],
-    ['an agent pool', withSettings, { operation: 'update', agentPoolID: 'pool-1' }, 400, 'agentPoolID'],
+    ['an agent pool with a bad name', withSettings, { operation: 'update', agentPoolID: '-pool' }, 400, 'agentPoolID'],
     ['operationContext.operation naming another operation', withSettings, { operation: 'update', operationContext: { operation: 'destroy' } }, 400, 'operationContext.operation'],
     ['a ciphertext this server did not make', withSettings, { operation: 'update', operationContext: { environmentVariables: { K: { ciphertext: 'v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } } } }, 400, 'operationContext.environmentVariables.K.ciphertext'],
     [
@@ -949,8 +949,8 @@ describe('settings that are accepted', () => {
     expect(got.text).not.toContain('repoUrl');
 
     // A GET echoed back (with its read-only version) is a valid PUT; nulls in a PUT are dropped.
-    // An agent pool is known but refused: Stackwright has none.
-    expectBadRequest(await call('PUT', settingsPath(r), { body: { ...got.body, agentPoolId: 'pool-1' } }), 'agentPoolID');
+    // Pulumi's other spelling of the agent pool is read; a name that cannot be a pool's is refused.
+    expectBadRequest(await call('PUT', settingsPath(r), { body: { ...got.body, agentPoolId: 'pool/1' } }), 'agentPoolID');
     const echo = await call('PUT', settingsPath(r), { body: { ...got.body, tag: null, agentPoolId: null } });
     expect(echo.status).toBe(200);
     const { tag: _tag, ...rest } = expected;

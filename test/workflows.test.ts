@@ -27,6 +27,7 @@ import { deploymentWorkflowId, stackWorkflowId } from '../src/shared/ids';
 import { stackKey, type StackRef } from '../src/shared/names';
 import type { DeploymentSettings } from '../src/shared/settings';
 import { OperationAttr, SEARCH_ATTRIBUTES, StackAttr, StatusAttr, VersionAttr } from '../src/shared/search-attributes';
+import { poolQueue } from '../src/shared/pools';
 
 // Workflow logic against a real (ephemeral) Temporal server with mocked activities.
 // RECORD_HISTORIES=1 rewrites test/histories/*.json, which the replay test checks the code against.
@@ -191,6 +192,7 @@ function harness(hooks: Hooks = {}, on: () => TestWorkflowEnvironment = () => en
   const common = { connection: on().nativeConnection, identity: 'stackwright-test', shutdownGraceTime: '1 second' as const };
   return {
     taskQueue,
+    sessionQueue,
     calls,
     published,
     callsFor: (id: string) => calls.filter((c) => c.id === id),
@@ -619,6 +621,31 @@ describe('deployment', () => {
     if (RECORD) await recordHistory('deployment-succeeded', workflowId);
     // Inputs that carry a plan, not the settings.
     if (RECORD) await recordHistory('deployment-succeeded-plan-input', workflowId);
+  });
+
+  test('a runner pool deployment is taken by a worker of its pool before it is marked running', async () => {
+    const h = harness();
+    const input = newInput(newStack(), 1, { agentPoolID: 'edge' });
+    expect(input.plan?.pool).toBe('edge');
+    const workflowId = `deployment-test-${input.id}`;
+    const order: string[] = [];
+    const pool = await Worker.create({
+      connection: env.nativeConnection,
+      identity: 'stackwright-test-pool',
+      taskQueue: poolQueue(h.taskQueue, 'edge'),
+      activities: {
+        claimWorkspace: async () => {
+          order.push(`claimed with ${h.callsFor(input.id).length} calls before`);
+          return h.sessionQueue;
+        },
+      },
+    });
+    const run = runDeployment(h, input, workflowId);
+    await pool.runUntil(run);
+    await expect(run).resolves.toEqual({ status: 'succeeded' });
+    expect(order).toEqual(['claimed with 0 calls before']);
+    expect(h.callsFor(input.id).map((c) => c.activity)).toEqual(['setDeploymentStatus', 'getSource', 'installDependencies', 'pulumiOperation', 'setDeploymentStatus', 'cleanupWorkspace']);
+    if (RECORD) await recordHistory('deployment-runner-pool', workflowId);
   });
 
   test('a deployment that already ended (its claim fails) runs nothing', async () => {

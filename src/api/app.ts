@@ -26,6 +26,7 @@ import { oidcRoutes } from './routes/oidc';
 import { cacheRoutes } from './routes/cache';
 import { docsRoutes } from './openapi/docs-routes';
 import { dashboardRoutes } from '../dashboard/routes';
+import { agentPoolRoutes } from './routes/agent-pools';
 
 export { apiDeps, type ApiDeps } from './deps';
 
@@ -73,6 +74,7 @@ export function createApp(deps: ApiDeps) {
     .route('/api/orgs/:org/deployments', orgQueueRoutes(deps))
     .route('/api/orgs/:org/auditlogs', auditLogRoutes(deps))
     .route('/api/orgs/:org/review-stacks', reviewStackRoutes(deps))
+    .route('/api/orgs/:org/agent-pools', agentPoolRoutes(deps))
     .route('/api/tokens', tokenRoutes(deps))
     .route('/', dashboardRoutes({ store: deps.store, api: self, mac: deps.box.mac, temporalUiUrl: deps.temporalUiUrl, namespace: deps.namespace }));
   return app;

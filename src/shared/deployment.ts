@@ -78,11 +78,14 @@ type OperationOptions = NonNullable<NonNullable<DeploymentSettings['operationCon
 export interface DeploymentPlan {
   options: OperationOptions;
   preRunCommands: number;
+  /** The runner pool (`agentPoolID`) whose workers run it; unset: any worker of the main queue. */
+  pool?: string;
 }
 
 export const planOf = (settings: DeploymentSettings): DeploymentPlan => ({
   options: settings.operationContext?.options ?? {},
   preRunCommands: settings.operationContext?.preRunCommands?.length ?? 0,
+  ...(typeof settings.agentPoolID === 'string' && settings.agentPoolID ? { pool: settings.agentPoolID } : {}),
 });
 
 /** Inputs recorded before the plan existed carried the whole (sealed) settings instead. */

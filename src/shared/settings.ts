@@ -3,6 +3,7 @@ import { OidcConfiguration } from './oidc';
 import { SecretInput, type StoredValue } from './secrets';
 import { refuseUnsupported } from './unsupported-settings';
 import { RequireApproval } from './approval';
+import { PoolName } from './pools';
 
 // Field names follow Pulumi Deployments' settings. Every optional field is nullish because a
 // settings patch removes a key by sending null (see merge.ts).
@@ -101,7 +102,7 @@ export const settingsFields = {
   gitHub: GitHubSettings.nullish(),
   vcs: VcsSettings.nullish(),
   cacheOptions: z.object({ enable: z.boolean().nullish() }).strict().nullish(),
-  agentPoolID: z.string().nullish(),
+  agentPoolID: PoolName.nullish(),
   tag: z.string().nullish(),
 };
 

@@ -9,7 +9,6 @@ const UNSUPPORTED: { path: string[]; why: string }[] = [
   { path: ['executorContext', 'executorImage'], why: 'deployments run on Stackwright workers, not in executor images' },
   { path: ['executorContext', 'executorRootPath'], why: 'deployments run on Stackwright workers, which have no executor root path' },
   { path: ['executorContext', 'workingDirectory'], why: 'each deployment works in its own directory; use sourceContext.git.repoDir for the program folder' },
-  { path: ['agentPoolID'], why: 'Stackwright has no agent pools: every worker serves every stack' },
   { path: ['operationContext', 'role'], why: 'deployment roles are not available' },
   { path: ['operationContext', 'options', 'deleteAfterDestroy'], why: 'removing a stack after destroy is not available yet' },
 ];

@@ -309,6 +309,24 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0014_runner_pools': {
+    async up(db: Kysely<unknown>) {
+      // Runner pools named by the workers that serve them (STACKWRIGHT_POOL).
+      await db.schema
+        .createTable('runner_pools')
+        .addColumn('name', 'varchar(100)', (c) => c.primaryKey())
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .addColumn('last_started', 'varchar(40)', (c) => c.notNull())
+        .execute();
+      // A value sealed with the installation's secrets key: a role started with another key refuses to start.
+      await db.schema
+        .createTable('secrets_key_check')
+        .addColumn('id', 'varchar(16)', (c) => c.primaryKey())
+        .addColumn('sealed', 'text', (c) => c.notNull())
+        .addColumn('created', 'varchar(40)', (c) => c.notNull())
+        .execute();
+    },
+  },
   '0016_oidc': {
     async up(db: Kysely<unknown>) {
       await db.schema

@@ -207,4 +207,16 @@ export interface Database {
     generation: number;
     cleared: string;
   };
+  /** Runner pools, recorded by their workers when they start. */
+  runner_pools: {
+    name: string;
+    created: string;
+    last_started: string;
+  };
+  /** One row ('key'): a value sealed with the secrets key, checked by every role at start. */
+  secrets_key_check: {
+    id: string;
+    sealed: string;
+    created: string;
+  };
 }

@@ -12,6 +12,7 @@ import {
   setHandler,
   startChild,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { SharedActivities, WorkspaceActivities } from '../activities';
@@ -24,6 +25,8 @@ import { previewAndAwaitApproval } from './approval';
 import { operationEvent, type HookEventName } from '../shared/hooks';
 import { chainWorkflowId } from '../shared/chain';
 import { chain } from './chain';
+import { poolQueue } from '../shared/pools';
+import { QUEUE_MAX_AGE_MS } from './queue-rules';
 
 const shared = proxyActivities<SharedActivities>({
   startToCloseTimeout: '30 seconds',
@@ -99,6 +102,26 @@ function onWorkspace(taskQueue: string) {
   };
 }
 
+/**
+ * A runner pool's deployment waits, still queued, until one of the pool's workers takes it (its
+ * workspace queue is the answer), at most until the deployment is 7 days old, as any queued one.
+ */
+async function claimInPool(input: DeploymentInput, pool: string): Promise<string | undefined> {
+  const waitMs = Math.max(1000, (input.requestedAt ?? Date.now()) + QUEUE_MAX_AGE_MS - Date.now());
+  const claim = proxyActivities<SharedActivities>({
+    taskQueue: poolQueue(workflowInfo().taskQueue, pool),
+    scheduleToStartTimeout: waitMs,
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 1 },
+  });
+  try {
+    return await claim.claimWorkspace();
+  } catch (err) {
+    if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) return undefined;
+    throw err;
+  }
+}
+
 /** One deployment: get the source, install, pre-run commands, then the Pulumi operation. */
 export async function deployment(input: DeploymentInput): Promise<DeploymentResult> {
   // Only git-triggered deployments report, so the histories of the others stay as they were.
@@ -132,6 +155,15 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
     steps.cancel();
   });
 
+  // A pool's deployment first waits for a worker of that pool (deployments without one run as before).
+  const pool = planOfInput(input).pool;
+  const poolWorkspace = pool ? await claimInPool(input, pool) : undefined;
+  if (pool && !poolWorkspace) {
+    const message = `Not run: no worker of runner pool "${pool}" took it within 7 days of the request.`;
+    await shared.skipDeployment(input, message);
+    upsertSearchAttributes([{ key: StatusAttr, value: 'skipped' }]);
+    return { status: 'skipped', message };
+  }
   upsertSearchAttributes([{ key: StatusAttr, value: 'running' }]);
   // The claim: a deployment that already ended (never queued, cancelled, reconciled) is not run.
   // Activities recorded before the claim existed returned nothing, and those histories go on.
@@ -141,7 +173,7 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
   }
   await report({ status: 'running' });
   if (publishing) await publish(input, 'deployment_started');
-  const ws = onWorkspace(await shared.claimWorkspace());
+  const ws = onWorkspace(poolWorkspace ?? (await shared.claimWorkspace()));
   const { options, preRunCommands } = planOfInput(input);
   let inPulumi = false;
   let workspaceLost = false;
