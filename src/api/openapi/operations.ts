@@ -120,6 +120,7 @@ const chains: Operation[] = tagged('Chains', [
 
 const organizations: Operation[] = tagged('Organizations', [
   { method: 'get', path: '/api/orgs/:org/auditlogs', summary: "The organization's audit log (admins)", query: PageQuery.strict() },
+  { method: 'get', path: '/api/orgs/:org/agent-pools', summary: "The organization's runner pools, their workers and deployments" },
   { method: 'get', path: '/api/orgs/:org/review-stacks', summary: "The organization's review stacks", query: PageQuery.strict(), answer: A.ReviewStackList },
 ]);
 
