@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -198,7 +199,8 @@ async function runSetupTemporal(): Promise<void> {
   const e = parseEnv();
   if (!e.TEMPORAL_ADDRESS) throw new ConfigError('TEMPORAL_ADDRESS is required for setup-temporal');
   const retentionDays = Number(process.env.TEMPORAL_RETENTION_DAYS ?? 30);
-  const client = await connectClient(e.TEMPORAL_ADDRESS, e.TEMPORAL_NAMESPACE, [], temporalAccess(e));
+  // It writes no payloads: any key will do for the codec.
+  const client = await connectClient(e.TEMPORAL_ADDRESS, e.TEMPORAL_NAMESPACE, codecKeys(randomBytes(32)), temporalAccess(e));
   await setupTemporal(client, e.TEMPORAL_NAMESPACE, retentionDays);
   log.info({ namespace: e.TEMPORAL_NAMESPACE, retentionDays }, 'Temporal namespace and search attributes ready');
   await client.connection.close();

@@ -162,7 +162,7 @@ test('a role given another secrets key refuses to start', () => {
   });
   expect(r.status).toBe(1);
   expect(r.stderr).toContain('STACKWRIGHT_SECRETS_KEY cannot open the secrets stored in this database');
-  const missing = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], { cwd: root, env: { ...env, PULUMI_BACKEND_URL: '' , STACKWRIGHT_SECRETS_KEY: '' }, encoding: 'utf8', timeout: 60_000 });
+  const missing = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], { cwd: root, env: { ...env, PULUMI_BACKEND_URL: undefined, STACKWRIGHT_SECRETS_KEY: undefined }, encoding: 'utf8', timeout: 60_000 });
   expect(missing.status).toBe(1);
   expect(missing.stderr).toMatch(/STACKWRIGHT_SECRETS_KEY: not set[\s\S]*PULUMI_BACKEND_URL: not set/);
 });
