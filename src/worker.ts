@@ -36,7 +36,7 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
   const taskQueue = o.config.STACKWRIGHT_TASK_QUEUE;
   const sessionQueue = sessionQueueOf(o.config);
   const sandboxOn = o.config.STACKWRIGHT_SANDBOX === 'on';
-  const caches = packageCaches(o.config.dataDir, o.config.STACKWRIGHT_NPM_CACHE, sandboxOn);
+  const caches = packageCaches(o.config.STACKWRIGHT_NPM_CACHE, sandboxOn);
   const deps: ActivityDeps = {
     store: o.store,
     box: new SecretBox(o.config.secretsKey),
@@ -46,7 +46,7 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     pulumiPassphrase: o.config.pulumiPassphrase,
     secretsKey: o.config.secretsKey,
     allowLocalRepos: o.config.STACKWRIGHT_ALLOW_LOCAL_REPOS,
-    sandbox: sandboxOn ? { binds: o.config.STACKWRIGHT_SANDBOX_BINDS, packageCaches: Object.values(caches) } : undefined,
+    sandbox: sandboxOn ? { binds: o.config.STACKWRIGHT_SANDBOX_BINDS, packageCaches: caches.npm ? [caches.npm] : [] } : undefined,
     packageCaches: caches,
     dependencyCache: dependencyCache(o.config.dataDir, o.config.STACKWRIGHT_DEPENDENCY_CACHE_MAX_MB),
     publicUrl: o.config.publicUrl,

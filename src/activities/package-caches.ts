@@ -1,38 +1,24 @@
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DependencyCache } from './dependency-cache';
-import { giveToSandbox, sandboxNpmCache } from './sandbox';
+import { sandboxNpmCache } from './sandbox';
 
 /**
- * Package managers' download caches, shared by every deployment of the worker (bound writable
- * into each sandbox). Each checks what it takes from its cache against the lockfile's integrity
- * hashes (npm, yarn) or by content address (pnpm's store), so sharing them is safe.
+ * A package download cache shared by deployments: only the one the operator names
+ * (STACKWRIGHT_NPM_CACHE, outside the data dir). A shared cache is written by one deployment and
+ * read by the next, of any stack: packages fetched from a private registry with one stack's
+ * credentials would be readable by another's code, so none is shared unless asked for. Speed
+ * comes from the dependency cache, which the worker itself restores per project.
  */
 export interface PackageCaches {
-  npm: string;
-  yarn: string;
-  pnpm: string;
+  npm?: string;
 }
 
-export function packageCaches(dataDir: string, npmCache: string | undefined, sandboxed: boolean): PackageCaches {
-  const root = join(dataDir, 'package-caches');
-  const dir = (name: string) => {
-    const d = join(root, name);
-    const fresh = !existsSync(d);
-    mkdirSync(d, { recursive: true });
-    if (fresh && sandboxed) giveToSandbox(d);
-    return d;
-  };
-  return { npm: (sandboxed ? sandboxNpmCache(npmCache) : npmCache) ?? dir('npm'), yarn: dir('yarn'), pnpm: dir('pnpm') };
+export function packageCaches(npmCache: string | undefined, sandboxed: boolean): PackageCaches {
+  return { npm: sandboxed ? sandboxNpmCache(npmCache) : npmCache };
 }
 
-/** The variables that point npm, yarn (1 and berry) and pnpm at the shared caches. */
-export const packageCacheEnv = (c: PackageCaches): Record<string, string> => ({
-  npm_config_cache: c.npm,
-  YARN_CACHE_FOLDER: c.yarn,
-  // pnpm's store is $PNPM_HOME/store unless configured otherwise (npm warns about a store-dir setting).
-  PNPM_HOME: c.pnpm,
-});
+/** The variables that point npm at the shared cache, when there is one. */
+export const packageCacheEnv = (c: PackageCaches): Record<string, string> => (c.npm ? { npm_config_cache: c.npm } : {});
 
 /** The worker's cache of installed node_modules (STACKWRIGHT_DEPENDENCY_CACHE_MAX_MB). */
 export const dependencyCache = (dataDir: string, maxMb: number): DependencyCache => new DependencyCache(join(dataDir, 'caches', 'dependencies'), maxMb * 1024 * 1024);
