@@ -176,6 +176,8 @@ async function main(): Promise<void> {
       STACKWRIGHT_LOG_LEVEL: 'warn',
       STACKWRIGHT_ALLOW_LOCAL_REPOS: 'true',
       STACKWRIGHT_SANDBOX_BINDS: outDir,
+      // A shared npm download cache, as B has in HOME (deployments share none unless asked).
+      STACKWRIGHT_NPM_CACHE: join(root, 'npm-cache'),
       PULUMI_CONFIG_PASSPHRASE: passphrase,
     };
     for (const role of ['worker', 'api']) {
@@ -215,7 +217,7 @@ async function main(): Promise<void> {
     };
     console.log(`${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; working in ${root}`);
 
-    // Warm-up (not counted): fills npm's download caches (A's in the data dir, B's in HOME), lets the worker bundle its workflows.
+    // Warm-up (not counted): fills npm's download caches (A's STACKWRIGHT_NPM_CACHE, B's in HOME), lets the worker bundle its workflows.
     console.log('warming up ...');
     await configure(`/api/stacks/bench/warmup/${STACK}`, createProgramRepo('warmup').url);
     await viaApi(api, `/api/stacks/bench/warmup/${STACK}`, 'warm-up');
