@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import { createApp } from '../src/api/app';
 import { openDatabase } from '../src/store/db';
 import { Store } from '../src/store/store';
+import { recordCacheLookup } from '../src/store/caches';
 import { SecretBox } from '../src/secret-box';
 import { OidcIssuer } from '../src/state/oidc-issuer';
 import { oidcCredentials } from '../src/activities/oidc-credentials';
@@ -261,5 +262,13 @@ describe('metrics', () => {
     expect(text).toMatch(/stackwright_api_request_duration_seconds_count\{method="GET",route="\(unmatched\)",code="404"\} 1/);
     expect(text).not.toContain('abc-123');
     expect(text).toMatch(/route="\/oidc\/\.well-known\/jwks",code="200"/);
+  });
+  test('dependency cache lookups recorded by workers are exposed by result', async () => {
+    const lookups = (text: string, result: string) => Number(text.match(new RegExp(`^stackwright_dependency_cache_lookups\\{result="${result}"\\} (\\d+)$`, 'm'))?.[1] ?? NaN);
+    await recordCacheLookup(store.db, 'miss');
+    await recordCacheLookup(store.db, 'hit');
+    await recordCacheLookup(store.db, 'hit');
+    const text = await (await scrape(`Bearer ${METRICS_TOKEN}`)).text();
+    expect([lookups(text, 'hit'), lookups(text, 'miss')]).toEqual([2, 1]);
   });
 });

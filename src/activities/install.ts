@@ -7,7 +7,7 @@ import { runProcess } from './run-process';
 import { giveToSandbox, sandboxed } from './sandbox';
 import { isInside } from './process-tree';
 import { cacheKey, LOCKFILES, packageManagerVersion } from './dependency-cache';
-import { cacheGeneration } from '../store/caches';
+import { cacheGeneration, recordCacheLookup } from '../store/caches';
 
 /** The package manager a program uses, judged by its lockfile. */
 export function installCommand(dir: string): [string, string[]] | undefined {
@@ -33,6 +33,7 @@ export async function installDependencies(o: OpenDeployment, log: LogWriter, dep
   else {
     const started = Date.now();
     const r = await cached.restore();
+    await recordCacheLookup(deps.store.db, r.hit ? 'hit' : 'miss');
     if (r.hit) {
       if (o.sandboxSpec) giveToSandbox(nodeModules);
       log.line(`Dependency cache: node_modules restored from cache (${r.manifest.files} entries, ${(r.manifest.bytes / 1e6).toFixed(1)} MB in ${seconds(started)}).`);

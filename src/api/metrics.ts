@@ -3,7 +3,8 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ApiDeps } from './deps';
-import { cacheLookups, MetricsStore } from '../store/metrics';
+import { MetricsStore } from '../store/metrics';
+import { cacheLookups } from '../store/caches';
 
 const DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200];
 const API_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -103,7 +104,7 @@ export function createMetrics(deps: Pick<ApiDeps, 'store' | 'metricsToken'>) {
       this.inc(await m.logLines());
     },
   });
-  // Dependency cache: see cacheLookups in src/store/metrics.ts.
+  // Counted by the workers in the store (src/store/caches.ts), so any API process reports them.
   new Gauge({
     name: 'stackwright_dependency_cache_lookups',
     help: 'Dependency cache restores (cacheOptions.enable), by result: hit or miss.',

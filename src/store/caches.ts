@@ -22,3 +22,20 @@ export async function clearCache(db: Kysely<Database>, p: ProjectRef, now = new 
     .onConflict((oc) => oc.columns(['org', 'project']).doUpdateSet((eb) => ({ generation: eb('project_caches.generation', '+', 1), cleared: now.toISOString() })))
     .execute();
 }
+
+export type CacheLookup = 'hit' | 'miss';
+
+/** Counts one restore attempt of the dependency cache (read by /metrics). */
+export async function recordCacheLookup(db: Kysely<Database>, result: CacheLookup): Promise<void> {
+  await db
+    .insertInto('cache_lookups')
+    .values({ result, count: 1 })
+    .onConflict((oc) => oc.column('result').doUpdateSet((eb) => ({ count: eb('cache_lookups.count', '+', 1) })))
+    .execute();
+}
+
+/** Restore attempts of the dependency cache so far, by result. */
+export async function cacheLookups(db: Kysely<Database>): Promise<{ result: CacheLookup; count: number }[]> {
+  const rows = await db.selectFrom('cache_lookups').select(['result', 'count']).execute();
+  return rows.map((r) => ({ result: r.result, count: Number(r.count) }));
+}

@@ -73,11 +73,3 @@ export class MetricsStore {
 
 const seconds = (from: string, to: string): number => Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000);
 
-/**
- * Dependency cache lookups (`cacheOptions.enable`), by result (`hit`, `miss`). Nothing records them
- * yet: once the cache records each restore's outcome (a column of the deployment, or of its
- * `Restore cache` step), count them here; /metrics already exposes what this returns.
- */
-export async function cacheLookups(_db: Kysely<Database>): Promise<{ result: 'hit' | 'miss'; count: number }[]> {
-  return [];
-}

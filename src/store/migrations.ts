@@ -327,6 +327,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Dependency cache lookups by result, counted for /metrics wherever the worker runs.
+  '0015_cache_lookups': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('cache_lookups')
+        .addColumn('result', 'varchar(8)', (c) => c.primaryKey())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .execute();
+    },
+  },
   '0016_oidc': {
     async up(db: Kysely<unknown>) {
       await db.schema

@@ -201,6 +201,10 @@ export interface Database {
     created: string;
     publish_until: string; // the JWKS lists the key until the last token it signed has expired
   };
+  cache_lookups: {
+    result: 'hit' | 'miss';
+    count: number;
+  };
   project_caches: {
     org: string;
     project: string;
