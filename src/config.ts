@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -117,7 +117,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const kept = (file: string, make: () => string) => {
     const path = join(dataDir, file);
-    if (!existsSync(path)) writeFileSync(path, make(), { mode: 0o600, flag: 'wx' });
+    if (!existsSync(path)) {
+      // Written aside and linked into place: roles starting together all read the one that won.
+      const tmp = `${path}.${process.pid}.tmp`;
+      writeFileSync(tmp, make(), { mode: 0o600 });
+      try {
+        linkSync(tmp, path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      } finally {
+        unlinkSync(tmp);
+      }
+    }
     return readFileSync(path, 'utf8').trim();
   };
   return {
