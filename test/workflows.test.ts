@@ -292,6 +292,8 @@ describe('stackQueue', () => {
     await env.client.workflow.getHandle(queueId).terminate('test done');
     if (RECORD) await recordHistory('stack-queue', queueId);
     if (RECORD) await recordHistory('stack-queue-plan-input', queueId);
+    // Store-only calls as local activities.
+    if (RECORD) await recordHistory('stack-queue-local-store', queueId);
   });
 });
 
@@ -621,6 +623,7 @@ describe('deployment', () => {
     if (RECORD) await recordHistory('deployment-succeeded', workflowId);
     // Inputs that carry a plan, not the settings.
     if (RECORD) await recordHistory('deployment-succeeded-plan-input', workflowId);
+    if (RECORD) await recordHistory('deployment-local-store', workflowId);
   });
 
   test('a runner pool deployment is taken by a worker of its pool before it is marked running', async () => {

@@ -9,6 +9,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -62,18 +63,33 @@ const events = proxyActivities<SharedActivities>({
   retry: { maximumAttempts: 3, maximumInterval: '5 seconds' },
 });
 
+/** Added when the store-only calls around the steps became local activities. */
+const LOCAL_STORE_PATCH = 'store-local-activities';
+
+// The same calls, run by the workflow's own worker within its workflow task: each regular activity
+// costs a round trip through the server (and a workflow task to resume), and a deployment makes
+// several before its first step and after its last one, where the stack's next deployment waits.
+const localShared = proxyLocalActivities<SharedActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumInterval: '10 seconds' },
+});
+const localEvents = proxyLocalActivities<SharedActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 3, maximumInterval: '5 seconds' },
+});
+
 /** Publishes a deployment's event to the hooks that want it; never fails the deployment. */
-async function publish(input: DeploymentInput, kind: HookEventName): Promise<void> {
+async function publish(input: DeploymentInput, kind: HookEventName, via = events): Promise<void> {
   const event = { kind, organization: input.org, project: input.project, stack: input.stack, deploymentId: input.id, data: {} };
-  await CancellationScope.nonCancellable(() => events.publishEvent(event)).catch((err: unknown) =>
+  await CancellationScope.nonCancellable(() => via.publishEvent(event)).catch((err: unknown) =>
     log.warn('could not publish a hook event', { kind, error: String(err) }),
   );
 }
 
 /** After a successful update: the chain of the stack's dependents, if it has any, outliving this workflow. */
-async function startChain(input: DeploymentInput): Promise<void> {
+async function startChain(input: DeploymentInput, via = events): Promise<void> {
   await CancellationScope.nonCancellable(async () => {
-    if (!(await events.hasDependents(input))) return;
+    if (!(await via.hasDependents(input))) return;
     await startChild(chain, {
       workflowId: chainWorkflowId(input.org, input.id),
       args: [{ org: input.org, project: input.project, stack: input.stack, deploymentId: input.id, version: input.version }],
@@ -132,17 +148,20 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
     );
   };
   const publishing = patched(HOOK_EVENTS_PATCH);
+  const local = patched(LOCAL_STORE_PATCH);
+  const store = local ? localShared : shared;
+  const hooks = local ? localEvents : events;
   const finish = async (status: DeploymentStatus, message?: string, resourceChanges?: Record<string, number>, driftDetected?: boolean): Promise<DeploymentResult> => {
     upsertSearchAttributes([{ key: StatusAttr, value: status }]);
     // Recording the outcome must happen even when the workflow is being cancelled.
-    await CancellationScope.nonCancellable(() => shared.setDeploymentStatus(input.id, status, message));
+    await CancellationScope.nonCancellable(() => store.setDeploymentStatus(input.id, status, message));
     await report({ status, message, resourceChanges });
     if (publishing && status !== 'skipped') {
       const ok = status === 'succeeded';
-      await publish(input, ok ? 'deployment_succeeded' : 'deployment_failed');
-      await publish(input, operationEvent(input.operation, ok));
-      if (ok && driftDetected) await publish(input, 'drift_detected');
-      if (ok && input.operation === 'update') await startChain(input);
+      await publish(input, ok ? 'deployment_succeeded' : 'deployment_failed', hooks);
+      await publish(input, operationEvent(input.operation, ok), hooks);
+      if (ok && driftDetected) await publish(input, 'drift_detected', hooks);
+      if (ok && input.operation === 'update') await startChain(input, hooks);
     }
     return { status, message };
   };
@@ -167,13 +186,14 @@ export async function deployment(input: DeploymentInput): Promise<DeploymentResu
   upsertSearchAttributes([{ key: StatusAttr, value: 'running' }]);
   // The claim: a deployment that already ended (never queued, cancelled, reconciled) is not run.
   // Activities recorded before the claim existed returned nothing, and those histories go on.
-  if ((await shared.setDeploymentStatus(input.id, 'running')) === false) {
+  if ((await store.setDeploymentStatus(input.id, 'running')) === false) {
     upsertSearchAttributes([{ key: StatusAttr, value: 'skipped' }]);
     return { status: 'skipped', message: 'Not run: the deployment had already ended.' };
   }
   await report({ status: 'running' });
-  if (publishing) await publish(input, 'deployment_started');
-  const ws = onWorkspace(poolWorkspace ?? (await shared.claimWorkspace()));
+  if (publishing) await publish(input, 'deployment_started', hooks);
+  // As a local activity, the worker running this workflow task takes the deployment: any worker may.
+  const ws = onWorkspace(poolWorkspace ?? (await store.claimWorkspace()));
   const { options, preRunCommands } = planOfInput(input);
   let inPulumi = false;
   let workspaceLost = false;

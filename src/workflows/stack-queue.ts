@@ -9,6 +9,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   workflowInfo,
@@ -34,12 +35,20 @@ const store = proxyActivities<SharedActivities>({
   retry: { maximumInterval: '10 seconds' },
 });
 
+/** The pause check before each deployment, run by the queue's own worker (no round trip through the server). */
+const localStore = proxyLocalActivities<SharedActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumInterval: '10 seconds' },
+});
+
 /** A paused queue looks again this often, in case a resume's wake-up signal was lost. */
 const PAUSE_RECHECK_MS = 60 * 60 * 1000;
 /** Added with pause/resume, queue expiry, skipping, cancel and supersede. */
 const QUEUE_RULES_PATCH = 'queue-rules';
 /** Added when a deployment workflow that closed without a result got its record failed by the queue. */
 const CHILD_FAILURE_PATCH = 'record-child-failure';
+/** Added when the pause check became a local activity. */
+const LOCAL_STORE_PATCH = 'store-local-activities';
 
 /**
  * One per stack: runs the stack's deployments one at a time, in the order they were requested.
@@ -94,7 +103,7 @@ export async function stackQueue({ stack, queued = [] }: StackQueueInput): Promi
     if (patched(QUEUE_RULES_PATCH)) {
       await skip(expired(pending, Date.now()));
       if (pending.length === 0) continue;
-      if (await store.isQueuePaused(stack)) {
+      if (await (patched(LOCAL_STORE_PATCH) ? localStore : store).isQueuePaused(stack)) {
         woken = false;
         const wait = Math.min(PAUSE_RECHECK_MS, untilNextExpiry(pending, Date.now()) ?? PAUSE_RECHECK_MS);
         await condition(() => woken || pending.length === 0, Math.max(wait, 1000));
