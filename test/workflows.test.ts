@@ -456,12 +456,10 @@ describe('stackQueue rules', () => {
     const key = 'pr:github:acme/website#8';
     const [first, second] = [1, 2].map((v) => ({ ...newInput(stack, v), operation: 'preview' as const, supersedeKey: key }));
     const h = harness();
-    await h.run(async () => {
-      // Both arrive before the queue's first task: the second skips the first while the loop picks the second up.
-      await enqueue(h, stack, first);
-      await enqueue(h, stack, second);
-      await eventually('both finished', () => (finished(h, first.id) && finished(h, second.id) ? true : undefined));
-    });
+    // Both arrive before the queue's first task (no worker runs yet): the second skips the first while the loop picks the second up.
+    await enqueue(h, stack, first);
+    await enqueue(h, stack, second);
+    await h.run(() => eventually('both finished', () => (finished(h, first.id) && finished(h, second.id) ? true : undefined)));
     expect(finished(h, first.id)).toEqual({ activity: 'skipDeployment', id: first.id, message: 'Superseded by deployment 2.' });
     expect(finished(h, second.id)).toMatchObject({ activity: 'setDeploymentStatus', status: 'succeeded' });
     await env.client.workflow.getHandle(stackWorkflowId(stack)).terminate('test done');
