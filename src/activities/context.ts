@@ -18,6 +18,7 @@ import { hasOidc } from '../shared/oidc';
 import { oidcCredentials } from './oidc-credentials';
 import type { DependencyCache } from './dependency-cache';
 import { packageCacheEnv, type PackageCaches } from './package-caches';
+import { compileCacheDir, prepareCompileCache } from './compile-cache';
 
 export interface ActivityDeps {
   store: Store;
@@ -122,8 +123,11 @@ export async function openDeployment(deps: ActivityDeps, input: DeploymentInput,
     ...oidc?.env,
   };
   const runDir = sandboxRunDir(deps, input.id);
+  // Only sandboxed runs see the program at a path that stays the same, which the cache needs to hit.
+  const compileCache = deps.sandbox ? prepareCompileCache(compileCacheDir(deps.dataDir, input)) : undefined;
+  if (compileCache) env.TS_NODE_CACHE_DIRECTORY = compileCache;
   const sandboxSpec = deps.sandbox
-    ? writeSandboxSpec({ dataDir: deps.dataDir, runDir, workspace, stateDir, pulumiRoot: deps.pulumiRoot, envNames: Object.keys(env) }, deps.sandbox)
+    ? writeSandboxSpec({ dataDir: deps.dataDir, runDir, workspace, stateDir, compileCache, pulumiRoot: deps.pulumiRoot, envNames: Object.keys(env) }, deps.sandbox)
     : undefined;
   return { input, settings, workspace, sourceDir, programDir, masker, env, stateDir, runDir, sandboxSpec, close: oidc?.stop };
 }
