@@ -7,7 +7,8 @@
  * trigger → first log line, the queue hand-off, 20 stacks at once against one after another on one
  * worker (with the worker's peak RSS), and the API's latency under load on a seeded SQLite store.
  * BENCH_PAIRS (default 3) runs per figure, BENCH_STACKS (default 20); BENCH_ONLY=idle-ttl measures
- * idle TTL stacks instead (BENCH_IDLE_TTL=1 adds that to the full run).
+ * idle TTL stacks instead (BENCH_IDLE_TTL=1 adds that to the full run), BENCH_ONLY=api only the API
+ * under load (see bench/api-load.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,7 +22,7 @@ import { connectWithRetry } from '../src/temporal-wait';
 import { installCommand } from '../src/activities/install';
 import { createProgramRepo } from '../test/helpers/repo';
 import { idleTtl } from './idle-ttl';
-import { apiLoad } from './api-load';
+import { apiLoad, type RouteLatency } from './api-load';
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
 const STACKS = Number(process.env.BENCH_STACKS ?? 20);
@@ -141,6 +142,14 @@ interface Figure {
   met?: boolean;
 }
 
+const loadFigures = (load: RouteLatency[]): Figure[] =>
+  load.map((l) => ({ name: `${l.route} p50 / p99`, value: `${l.p50} / ${l.p99} ms (${l.requests} requests, ${l.failures} failed)`, goal: 'p99 < 50 ms', met: l.p99 < 50 && l.failures === 0 }));
+
+function printFigures(figures: Figure[]): void {
+  console.log(`\nsummary (${availableParallelism()} CPUs, load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  for (const f of figures) console.log(`  ${f.name.padEnd(48)} ${f.value.padEnd(44)} ${f.goal.padEnd(22)} ${f.met === undefined ? '' : f.met ? 'met' : 'NOT met'}`);
+}
+
 /** The worker's resident memory, sampled until stopped; VmHWM is the process's lifetime peak. */
 function rssSampler(pid: number) {
   const read = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -165,6 +174,11 @@ async function main(): Promise<void> {
   children.push(dev.child);
   try {
     await (await connectWithRetry(dev.address)).close();
+    if (process.env.BENCH_ONLY === 'api') {
+      console.log(`${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; working in ${root}`);
+      printFigures(loadFigures(await apiLoad({ root, temporalAddress: dev.address })));
+      return;
+    }
     const token = randomBytes(24).toString('base64url');
     const port = await freePort();
     const env = {
@@ -316,12 +330,9 @@ async function main(): Promise<void> {
       { name: '  (previous ended → next job started)', value: fmt(queueWait), goal: '' },
       { name: `${STACKS} stacks at once / one after another`, value: `${fmt(parallel)} / ${fmt(sequential)} = ${(parallel / sequential).toFixed(2)}`, goal: `< 1 (${availableParallelism()} CPUs)`, met: parallel < sequential },
       { name: `worker peak RSS, ${STACKS} stacks at once`, value: `${memory.peakMb.toFixed(0)} MB`, goal: 'reported' },
-      ...load.flatMap((l) => [
-        { name: `${l.route} p50 / p99`, value: `${l.p50} / ${l.p99} ms (${l.requests} requests, ${l.failures} failed)`, goal: 'p99 < 50 ms', met: l.p99 < 50 && l.failures === 0 },
-      ]),
+      ...loadFigures(load),
     ];
-    console.log(`\nsummary (${availableParallelism()} CPUs, load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
-    for (const f of figures) console.log(`  ${f.name.padEnd(48)} ${f.value.padEnd(44)} ${f.goal.padEnd(22)} ${f.met === undefined ? '' : f.met ? 'met' : 'NOT met'}`);
+    printFigures(figures);
 
     if (process.env.BENCH_IDLE_TTL === '1') await idleTtl({ post: api.post, workerPid, repoUrl: repo.url, count: TTL_STACKS });
   } finally {

@@ -1,17 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { createApp } from '../src/api/app';
 import { openApiPath } from '../src/api/openapi/document';
-import { openDatabase } from '../src/store/db';
-import { Store } from '../src/store/store';
-import { EncryptionCodec, codecKeys } from '../src/codec/payload-codec';
-import { SecretBox } from '../src/secret-box';
+import { startApiApp, type ApiApp } from './helpers/api-app';
 import { PATHS as DASHBOARD_PATHS } from '../src/dashboard/routes';
 
 // The OpenAPI description against the app itself: every route is described, and the answers of
@@ -19,49 +10,21 @@ import { PATHS as DASHBOARD_PATHS } from '../src/dashboard/routes';
 // validate against the description's schemas.
 
 const TOKEN = randomBytes(24).toString('base64url');
-let dir: string;
-let store: Store;
-let app: ReturnType<typeof createApp>;
+let api: ApiApp;
+let app: ApiApp['app'];
 let doc: any;
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stackwright-openapi-'));
-  store = new Store(await openDatabase(join(dir, 'db.sqlite')));
-  const temporal = {
-    workflow: {
-      signalWithStart: async () => ({}),
-      getHandle: (workflowId: string) => ({
-        signal: async () => {
-          throw new WorkflowNotFoundError('not found', workflowId, undefined);
-        },
-      }),
-      start: async () => ({ signal: async () => undefined }),
-    },
-  } as unknown as Client;
-  app = createApp({
-    store,
-    box: new SecretBox(randomBytes(32)),
-    temporal,
-    token: TOKEN,
-    taskQueue: 'openapi-test',
-    namespace: 'default',
-    publicUrl: 'http://stackwright.test',
-    log: pino({ level: 'silent' }),
-    stateBackendUrl: (ref) => `file:///nonexistent/stackwright-state/${ref.org}`,
-    pulumiPassphrase: async () => 'not-used',
-    codec: { codec: new EncryptionCodec(codecKeys(randomBytes(32))), pathToken: 'codec-path-token' },
-  });
+  api = await startApiApp({ name: 'openapi', token: TOKEN });
+  ({ app } = api);
   const res = await app.request('/api/openapi.json');
   expect(res.status).toBe(200);
   doc = await res.json();
 });
 
-afterAll(async () => {
-  await store?.db.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => api?.close());
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const dashboardPage = (path: string) => DASHBOARD_PATHS.some((p) => path === p || (p.endsWith('/*') && path.startsWith(p.slice(0, -1))));

@@ -58,6 +58,25 @@ describe.each(storeBackends())('store on %s', (_name, url) => {
     expect((await store.listDeployments(ref, { page: 1, pageSize: 2, asc: true })).deployments.map((d) => d.version)).toEqual([1, 2]);
   });
 
+  test("a stack's pages are ranges of its versions, in both orders, with the total on each", async () => {
+    const stack = { ...ref, stack: 'paged' };
+    const made = [];
+    for (let i = 0; i < 7; i++) {
+      made.push(await store.createDeployment(stack, { operation: 'update', settings: {}, inheritSettings: true, initiator: 'api', requestedBy: 't', steps: ['A'] }));
+    }
+    await store.setStatus(made[3].id, 'failed');
+    const versions = async (page: number, asc: boolean, status?: ['failed']) => {
+      const p = await store.listDeployments(stack, { page, pageSize: 3, asc, status });
+      return [p.deployments.map((d) => d.version), p.total];
+    };
+    expect(await Promise.all([1, 2, 3, 4].map((n) => versions(n, false)))).toEqual([[[7, 6, 5], 7], [[4, 3, 2], 7], [[1], 7], [[], 7]]);
+    expect(await Promise.all([1, 2, 3, 4].map((n) => versions(n, true)))).toEqual([[[1, 2, 3], 7], [[4, 5, 6], 7], [[7], 7], [[], 7]]);
+    expect(await versions(1, false, ['failed'])).toEqual([[4], 1]);
+    // Every record comes with its own steps.
+    const page = await store.listDeployments(stack, { page: 1, pageSize: 3, asc: false });
+    expect(page.deployments.map((d) => [d.id, d.steps.map((s) => s.name)])).toEqual([made[6], made[5], made[4]].map((d) => [d.id, ['A']]));
+  });
+
   test('a deployment is found by its version within its stack only', async () => {
     const d = await store.createDeployment({ ...ref, stack: 'byversion' }, { operation: 'update', settings: {}, inheritSettings: true, initiator: 'api', requestedBy: 't', steps: ['A'] });
     expect((await store.getDeploymentByVersion({ ...ref, stack: 'byversion' }, 1))?.id).toBe(d.id);

@@ -1,13 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { createApp } from '../src/api/app';
-import { openDatabase } from '../src/store/db';
-import { Store } from '../src/store/store';
-import { EncryptionCodec, codecKeys } from '../src/codec/payload-codec';
+import type { Store } from '../src/store/store';
+import { startApiApp, type ApiApp } from './helpers/api-app';
 import { SecretBox } from '../src/secret-box';
 import { OidcIssuer } from '../src/state/oidc-issuer';
 import { signGenericVcs } from '../src/vcs/signatures';
@@ -20,46 +13,23 @@ import type { StackRef } from '../src/shared/names';
 const BOOTSTRAP = randomBytes(24).toString('base64url');
 const GENERIC_SECRET = 'generic-vcs-secret-0123456789';
 
-let dir: string;
+let api: ApiApp;
 let store: Store;
-let app: ReturnType<typeof createApp>;
+let app: ApiApp['app'];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stackwright-tokens-'));
-  store = new Store(await openDatabase(join(dir, 'db.sqlite')));
-  const temporal = {
-    workflow: {
-      signalWithStart: async () => ({}),
-      // No queue workflow runs: cancels are recorded directly, resumes wake nothing.
-      getHandle: (workflowId: string) => ({
-        signal: async () => {
-          throw new WorkflowNotFoundError('not found', workflowId, undefined);
-        },
-      }),
-      start: async () => ({ signal: async () => undefined }),
-    },
-  } as unknown as Client;
-  app = createApp({
-    store,
-    box: new SecretBox(randomBytes(32)),
-    temporal,
+  api = await startApiApp({
+    name: 'tokens',
     token: BOOTSTRAP,
-    taskQueue: 'tokens-test',
-    namespace: 'default',
-    publicUrl: 'http://stackwright.test',
-    log: pino({ level: 'silent' }),
-    webhooks: { genericVcsSecret: GENERIC_SECRET, maxBytes: 1024 * 1024 },
-    stateBackendUrl: (ref) => `file:///nonexistent/stackwright-state/${ref.org}`,
-    pulumiPassphrase: async () => 'not-used',
-    codec: { codec: new EncryptionCodec(codecKeys(randomBytes(32))), pathToken: 'codec-path-token' },
-    oidc: new OidcIssuer(store, new SecretBox(randomBytes(32)), { publicUrl: 'http://stackwright.test', tokenSeconds: 900, rotationSeconds: 86_400 }),
+    deps: (store) => ({
+      webhooks: { genericVcsSecret: GENERIC_SECRET, maxBytes: 1024 * 1024 },
+      oidc: new OidcIssuer(store, new SecretBox(randomBytes(32)), { publicUrl: 'http://stackwright.test', tokenSeconds: 900, rotationSeconds: 86_400 }),
+    }),
   });
+  ({ store, app } = api);
 });
 
-afterAll(async () => {
-  await store?.db.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => api?.close());
 
 interface Res {
   status: number;

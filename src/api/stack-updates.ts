@@ -1,10 +1,14 @@
 import type { StackRef } from '../shared/names';
 import { PulumiState, type UpdateRecord } from '../state/pulumi-state';
+import { HistoryCache } from '../state/history-cache';
 import type { ApiDeps } from './deps';
+
+const histories = new HistoryCache();
 
 /** A stack's Pulumi update history (empty for a backend this server cannot read), oldest first. */
 export async function stackHistory(deps: Pick<ApiDeps, 'stateBackendUrl'>, ref: StackRef): Promise<UpdateRecord[]> {
-  return (await PulumiState.open(deps.stateBackendUrl(ref))?.history(ref)) ?? [];
+  const state = PulumiState.open(deps.stateBackendUrl(ref));
+  return state ? histories.history(state.historyDir(ref)) : [];
 }
 
 /** The updates a deployment made: each records the deployment's id as `ci.build.id` (PULUMI_CI_BUILD_ID). */

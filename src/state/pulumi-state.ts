@@ -26,14 +26,18 @@ export class PulumiState {
 
   /** Every update the backend recorded for the stack (previews are not recorded), oldest first. */
   async history(ref: StackRef): Promise<UpdateRecord[]> {
-    const dir = join(this.root, 'history', ref.project, ref.stack);
-    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /\.history\.json(\.gz)?$/.test(n)).sort(byTimestamp);
+    const dir = this.historyDir(ref);
     const out: UpdateRecord[] = [];
-    for (const name of names) {
-      const info = await readJson<UpdateFile>(join(dir, name.replace(/\.gz$/, '')));
-      if (info) out.push({ ...info, updateID: name.replace(/\.history\.json(\.gz)?$/, ''), version: out.length + 1 });
+    for (const name of historyFiles(await readdir(dir).catch(() => [] as string[]))) {
+      const info = await readUpdate(dir, name);
+      if (info) out.push({ ...info, updateID: updateIdOf(name), version: out.length + 1 });
     }
     return out;
+  }
+
+  /** Where the stack's history files are (the API reads them through HistoryCache). */
+  historyDir(ref: StackRef): string {
+    return join(this.root, 'history', ref.project, ref.stack);
   }
 }
 
@@ -62,12 +66,23 @@ export interface UpdateRecord extends UpdateFile {
   version: number;
 }
 
-/** History files are `<stack>-<unix nanoseconds>.history.json`: order by the number, not the text. */
-function byTimestamp(a: string, b: string): number {
-  const n = (s: string) => BigInt(/-(\d+)\.history\.json/.exec(s)?.[1] ?? '0');
-  const d = n(a) - n(b);
-  return d < 0n ? -1 : d > 0n ? 1 : a.localeCompare(b);
+/** The history files among a directory's entries, oldest first (each name's timestamp parsed once). */
+export function historyFiles(names: string[]): string[] {
+  return names
+    .filter((n) => /\.history\.json(\.gz)?$/.test(n))
+    .map((name) => ({ name, at: timestampOf(name) }))
+    .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.name.localeCompare(b.name)))
+    .map((f) => f.name);
 }
+
+/** A history file's update id: its name without the extension. */
+export const updateIdOf = (name: string): string => name.replace(/\.history\.json(\.gz)?$/, '');
+
+/** One history file (`name` as listed, gzipped or not). */
+export const readUpdate = (dir: string, name: string): Promise<UpdateFile | undefined> => readJson<UpdateFile>(join(dir, name.replace(/\.gz$/, '')));
+
+/** History files are `<stack>-<unix nanoseconds>.history.json`: order by the number, not the text. */
+const timestampOf = (name: string): bigint => BigInt(/-(\d+)\.history\.json/.exec(name)?.[1] ?? '0');
 
 /** Reads `path` or, failing that, `path.gz` (the backend gzips when PULUMI_DIY_BACKEND_GZIP is set). */
 async function readJson<T>(path: string): Promise<T | undefined> {

@@ -350,6 +350,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // The API's lists: a stack's deployments in a status by version, an organization's newest first.
+  '0019_api_indexes': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex('deployments_stack_status').on('deployments').columns(['org', 'project', 'stack', 'status', 'version']).execute();
+      await db.schema.createIndex('deployments_org_created').on('deployments').columns(['org', 'created']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

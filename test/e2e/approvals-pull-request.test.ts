@@ -1,10 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
-import { createProgramRepo, type TestRepo } from '../helpers/repo';
+import { cloneRepo, createProgramRepo, type TestRepo, type WorkingCopy } from '../helpers/repo';
 import { newOutDir, startStackwright, waitForDeployment, type Stackwright } from '../helpers/stackwright';
 import { startFakeGitHost, type FakeGitHost } from '../helpers/fake-git-host';
 import { githubExample, retarget } from '../helpers/webhook-examples';
@@ -25,22 +23,8 @@ const glReview = `/api/stacks/${org}/website/glpr-pr-5`;
 let sw: Stackwright;
 let host: FakeGitHost;
 let repo: TestRepo;
-let work: string;
+let work: WorkingCopy;
 let outDir: string;
-
-const git = (...args: string[]) =>
-  execFileSync('git', args, { cwd: work, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e.com' } })
-    .toString()
-    .trim();
-
-function commitOn(branch: string, files: Record<string, string>): string {
-  git('checkout', '-q', '-B', branch);
-  for (const [p, c] of Object.entries(files)) writeFileSync(join(work, p), c);
-  git('add', '-A');
-  git('commit', '-qm', 'change', '--allow-empty');
-  git('push', '-q', '-f', 'origin', `HEAD:refs/heads/${branch}`);
-  return git('rev-parse', 'HEAD');
-}
 
 async function post(path: string, headers: Record<string, string>, body: string) {
   const send = () => fetch(`${sw.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
@@ -112,10 +96,9 @@ beforeAll(async () => {
     STACKWRIGHT_GITLAB_TOKEN: 'glpat-approvals-token-0123',
   });
   repo = createProgramRepo('website');
-  work = mkdtempSync(join(tmpdir(), 'stackwright-aprq-'));
-  execFileSync('git', ['clone', '-q', repo.url, work]);
+  work = cloneRepo(repo.url, 'stackwright-aprq-');
   outDir = newOutDir();
-  commitOn('master', {});
+  work.commitOn('master', {}, { allowEmpty: true });
   const save = (stack: string, block: object) => sw.api(`/api/stacks/${org}/website/${stack}/deployments/settings`, { method: 'POST', body: templateSettings(block) });
   expect((await save('pr', { gitHub: { repository: REPOSITORY, deployCommits: false, previewPullRequests: false, pullRequestTemplate: true } })).status).toBe(200);
   // The GitLab review stack writes elsewhere: its own OUT_DIR.
@@ -125,8 +108,8 @@ beforeAll(async () => {
 
   // Both pull requests open at once: their previews overlap.
   const opened = githubExample('pull_request', (p) => p.action === 'opened');
-  const head = (ghHead = commitOn(opened.pull_request.head.ref, { 'feature.txt': 'one' }));
-  const glHead = commitOn('gl-feature', { 'feature.txt': 'gitlab' });
+  const head = (ghHead = work.commitOn(opened.pull_request.head.ref, { 'feature.txt': 'one' }));
+  const glHead = work.commitOn('gl-feature', { 'feature.txt': 'gitlab' });
   expect((await github('pull_request', retarget(opened, { cloneUrl: repo.url, commits: { [opened.pull_request.head.sha]: head } }))).status).toBe(202);
   const mr = {
     object_kind: 'merge_request',
@@ -193,9 +176,9 @@ test('GitHub: a reader and the pull request author are refused, a writer approve
 
 test('GitHub: a maintainer rejects the next push from a comment; nothing of it is applied', async () => {
   const sync = githubExample('pull_request', (p) => p.action === 'synchronize');
-  git('checkout', '-q', sync.pull_request.head.ref);
-  const program = readFileSync(join(work, 'index.ts'), 'utf8').replace('from ${pulumi.getStack()}', 'again from ${pulumi.getStack()}');
-  const second = commitOn(sync.pull_request.head.ref, { 'index.ts': program });
+  work.git('checkout', '-q', sync.pull_request.head.ref);
+  const program = readFileSync(join(work.dir, 'index.ts'), 'utf8').replace('from ${pulumi.getStack()}', 'again from ${pulumi.getStack()}');
+  const second = work.commitOn(sync.pull_request.head.ref, { 'index.ts': program });
   const res = await github('pull_request', retarget(sync, { cloneUrl: repo.url, commits: { [sync.before]: ghHead, [sync.pull_request.head.sha]: second } }));
   expect(res.status).toBe(202);
   const next = await nthDeployment(ghReview, 2);

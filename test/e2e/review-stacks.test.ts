@@ -1,11 +1,11 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
-import { createProgramRepo, type TestRepo } from '../helpers/repo';
+import { cloneRepo, createProgramRepo, type TestRepo, type WorkingCopy } from '../helpers/repo';
 import { newOutDir, startStackwright, waitForDeployment, type Stackwright } from '../helpers/stackwright';
 import { startFakeGitHost, type FakeGitHost } from '../helpers/fake-git-host';
 import { githubExample, retarget } from '../helpers/webhook-examples';
@@ -51,22 +51,8 @@ export const url = 'https://' + pulumi.getStack() + '.review.example';
 let sw: Stackwright;
 let host: FakeGitHost;
 let repo: TestRepo;
-let work: string;
+let work: WorkingCopy;
 let outDir: string;
-
-const git = (...args: string[]) =>
-  execFileSync('git', args, { cwd: work, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e.com' } })
-    .toString()
-    .trim();
-
-function commitOn(branch: string, files: Record<string, string>): string {
-  git('checkout', '-q', '-B', branch);
-  for (const [p, c] of Object.entries(files)) writeFileSync(join(work, p), c);
-  git('add', '-A');
-  git('commit', '-qm', 'change');
-  git('push', '-q', '-f', 'origin', `HEAD:refs/heads/${branch}`);
-  return git('rev-parse', 'HEAD');
-}
 
 /** Pulumi.pr.yaml as `pulumi config set` writes it for the template stack (its own passphrase). */
 async function templateConfig(): Promise<string> {
@@ -79,11 +65,11 @@ async function templateConfig(): Promise<string> {
     PULUMI_SKIP_UPDATE_CHECK: 'true',
   };
   // Not execFileSync: Stackwright runs in this process, and a blocked event loop breaks its connections.
-  const pulumi = (...args: string[]) => promisify(execFile)('pulumi', [...args, '--non-interactive'], { cwd: work, env });
+  const pulumi = (...args: string[]) => promisify(execFile)('pulumi', [...args, '--non-interactive'], { cwd: work.dir, env });
   await pulumi('stack', 'init', 'pr');
   await pulumi('config', 'set', 'greeting', 'hello review', '--stack', 'pr');
   await pulumi('config', 'set', '--secret', 'token', SECRET_TOKEN, '--stack', 'pr');
-  return readFileSync(join(work, 'Pulumi.pr.yaml'), 'utf8');
+  return readFileSync(join(work.dir, 'Pulumi.pr.yaml'), 'utf8');
 }
 
 async function github(payload: unknown, delivery = randomUUID()) {
@@ -119,8 +105,7 @@ beforeAll(async () => {
   host = await startFakeGitHost();
   sw = await startStackwright({ STACKWRIGHT_GITHUB_WEBHOOK_SECRET: GITHUB_SECRET, STACKWRIGHT_GITHUB_API_URL: host.githubUrl, STACKWRIGHT_GITHUB_TOKEN: GITHUB_TOKEN });
   repo = createProgramRepo('website');
-  work = mkdtempSync(join(tmpdir(), 'stackwright-rv-'));
-  execFileSync('git', ['clone', '-q', repo.url, work]);
+  work = cloneRepo(repo.url, 'stackwright-rv-');
   outDir = newOutDir();
 });
 afterAll(async () => {
@@ -137,12 +122,12 @@ test('a pull request gets a review stack from its template: created with its con
   expect((await sw.api(`/api/stacks/${org}/website/pr/deployments/settings`, { method: 'POST', body: settings({ reviewStackTtlHours: 48 }) })).status).toBe(200);
   // A second template of the branch, gated by a label the pull request does not carry.
   expect((await sw.api(`/api/stacks/${org}/website/gated/deployments/settings`, { method: 'POST', body: settings({ reviewStackLabels: ['deploy-me'] }) })).status).toBe(200);
-  commitOn('master', { 'index.ts': PROGRAM });
+  work.commitOn('master', { 'index.ts': PROGRAM });
   const config = await templateConfig();
   expect(config).toMatch(/secure: v1:/);
 
   const opened = githubExample('pull_request', (p) => p.action === 'opened');
-  const first = commitOn(opened.pull_request.head.ref, { 'Pulumi.pr.yaml': config, 'feature.txt': 'one' });
+  const first = work.commitOn(opened.pull_request.head.ref, { 'Pulumi.pr.yaml': config, 'feature.txt': 'one' });
   const r1 = await github(retarget(opened, { cloneUrl: repo.url, commits: { [opened.pull_request.head.sha]: first } }));
   expect(r1.status).toBe(202);
   expect(r1.body.reviewStacks).toEqual([{ stack: review, action: 'push', result: 'signalled' }]);
@@ -164,7 +149,7 @@ test('a pull request gets a review stack from its template: created with its con
   const labeled = githubExample('pull_request', (p) => p.action === 'labeled');
   expect((await github(retarget(labeled, { cloneUrl: repo.url, commits: { [labeled.pull_request.head.sha]: first } }))).body.reviewStacks).toHaveLength(1);
   const sync = githubExample('pull_request', (p) => p.action === 'synchronize');
-  const second = commitOn(opened.pull_request.head.ref, { 'feature.txt': 'two' });
+  const second = work.commitOn(opened.pull_request.head.ref, { 'feature.txt': 'two' });
   await github(retarget(sync, { cloneUrl: repo.url, commits: { [sync.before]: first, [sync.pull_request.head.sha]: second } }));
   const u2 = await eventually('second update', async () => (await deploymentsOf()).find((d) => d.version === 2));
   expect((await waitForDeployment(sw, reviewPath, u2.id)).status).toBe('succeeded');

@@ -41,3 +41,30 @@ export function createProgramRepo(project = 'website'): TestRepo {
     },
   };
 }
+
+/** A clone of a test repository that tests commit on and push branches from. */
+export interface WorkingCopy {
+  dir: string;
+  /** Runs git in the clone; returns its trimmed output. */
+  git(...args: string[]): string;
+  /** Writes `files` on `branch` (created or reset from HEAD), commits and force-pushes it; returns the sha. */
+  commitOn(branch: string, files: Record<string, string>, o?: { allowEmpty?: boolean }): string;
+}
+
+export function cloneRepo(url: string, prefix = 'stackwright-work-'): WorkingCopy {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  execFileSync('git', ['clone', '-q', url, dir]);
+  const run = (...args: string[]) => git(dir, ...args);
+  return {
+    dir,
+    git: run,
+    commitOn(branch, files, o = {}) {
+      run('checkout', '-q', '-B', branch);
+      for (const [p, c] of Object.entries(files)) writeFileSync(join(dir, p), c);
+      run('add', '-A');
+      run('commit', '-qm', 'change', ...(o.allowEmpty ? ['--allow-empty'] : []));
+      run('push', '-q', '-f', 'origin', `HEAD:refs/heads/${branch}`);
+      return run('rev-parse', 'HEAD');
+    },
+  };
+}
