@@ -20,7 +20,9 @@ import { codecKeys, codecPathToken } from './codec/payload-codec';
 import { temporalAccess } from './temporal-connection';
 import { requireSharedConfig } from './shared-config';
 import { checkSecretsKey } from './secrets-key-check';
-import { recordPoolWorkerStart } from './store/runner-pools';
+import { PoolGatewayClient } from './activities/pool-gateway-client';
+import { workerId } from './worker-identity';
+import { deploymentState } from './reclaim-steps';
 import { setupTemporal } from './temporal-setup';
 
 const log = createLogger();
@@ -71,14 +73,17 @@ async function runWorker(config: Config): Promise<void> {
   for (const name of PRIVATE_ENV) delete process.env[name];
   if (config.STACKWRIGHT_SANDBOX === 'off') warnUnsandboxed();
   else checkSandboxTools();
-  const store = new Store(await openDatabase(config.databaseUrl));
-  await checkSecretsKey(store.db, config.secretsKey);
-  if (config.STACKWRIGHT_POOL) await recordPoolWorkerStart(store.db, config.STACKWRIGHT_POOL);
+  const pool = config.STACKWRIGHT_POOL;
+  // A runner pool's worker never opens the store: it may run where only Temporal is reachable.
+  const store = pool ? undefined : new Store(await openDatabase(config.databaseUrl));
+  if (store) await checkSecretsKey(store.db, config.secretsKey);
   const access = temporalAccess(config);
   const client = await connectClient(address, config.TEMPORAL_NAMESPACE, codecKeys(config.secretsKey, config.STACKWRIGHT_CODEC_KEYS), access);
-  await registerSearchAttributes(client, config.TEMPORAL_NAMESPACE);
+  if (store) await registerSearchAttributes(client, config.TEMPORAL_NAMESPACE);
+  const gateway = pool ? new PoolGatewayClient(client, config.STACKWRIGHT_TASK_QUEUE, pool, workerId(config.dataDir)) : undefined;
+  if (gateway) announcePoolWorker(gateway, pool);
   const connection = await connectWorker(address, access);
-  const workers = await createWorkers({ connection, store, config });
+  const workers = await createWorkers({ connection, store, gateway, config });
   let draining = false;
   onStopRequest(() => {
     if (draining) {
@@ -90,16 +95,35 @@ async function runWorker(config: Config): Promise<void> {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
   });
   log.info({ sessionQueue: sessionQueueOf(config), pool: config.STACKWRIGHT_POOL }, 'worker running');
-  reclaimSteps({ client, store, dataDir: config.dataDir, log }).catch((err: unknown) =>
+  const deployment = store ? deploymentState(store) : gateway && ((id: string) => gateway.deploymentState(id));
+  if (deployment) reclaimSteps({ client, deployment, dataDir: config.dataDir, log }).catch((err: unknown) =>
     log.warn({ err }, 'could not check for steps left by a previous run of this worker'),
   );
   await runWorkers(workers);
   log.info('worker stopped');
   await client.connection.close();
   await connection.close();
-  await store.db.destroy();
+  await store?.db.destroy();
   // The supervisor's IPC channel and Temporal's native runtime would keep the process alive.
   process.exit(0);
+}
+
+/**
+ * The pool's listing shows when its workers started. Through the gateway, which answers only once
+ * the main queue's workers run with the same secrets key (their codec opens the request): said
+ * loudly when that takes long, but the worker keeps serving.
+ */
+function announcePoolWorker(gateway: PoolGatewayClient, pool: string | undefined): void {
+  const slow = setTimeout(
+    () => log.warn({ pool }, 'the pool gateway has not answered for 60 s: are the main workers running, with the same STACKWRIGHT_SECRETS_KEY?'),
+    60_000,
+  );
+  slow.unref();
+  gateway
+    .workerStarted()
+    .then(() => log.info({ pool, gateway: gateway.workflowId }, 'pool worker recorded through the gateway'))
+    .catch((err: unknown) => log.warn({ err, pool }, 'could not record the pool worker through the gateway'))
+    .finally(() => clearTimeout(slow));
 }
 
 /**
@@ -211,7 +235,12 @@ async function main(): Promise<void> {
   guardProcess(log, role);
   if (role === 'setup-temporal') return runSetupTemporal();
   // A role started alone (not by `npm start`) may be one of many machines: nothing shared is generated.
-  if ((role === 'api' || role === 'worker') && !process.send) requireSharedConfig(parseEnv(), role);
+  const env = parseEnv();
+  const pool = role === 'worker' && env.STACKWRIGHT_POOL;
+  if ((role === 'api' || role === 'worker') && !process.send) requireSharedConfig(env, pool ? 'pool-worker' : role);
+  if (pool && env.STACKWRIGHT_DATABASE_URL) {
+    throw new ConfigError('STACKWRIGHT_DATABASE_URL: a runner pool worker (STACKWRIGHT_POOL) never opens the store (its store work goes through Temporal); unset it');
+  }
   const config = loadConfig();
   if (config.STACKWRIGHT_POOL && role !== 'worker') throw new ConfigError('STACKWRIGHT_POOL names the runner pool of a worker: start it with `main.ts worker`');
   if (role === 'api') return runApi(config);

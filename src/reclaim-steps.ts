@@ -20,20 +20,30 @@ interface Log {
 const STEPS = new Set(['getSource', 'installDependencies', 'preRunCommand', 'pulumiOperation', 'previewForApproval', 'applyApproved']);
 const CLEANUP = 'cleanupWorkspace';
 
+/** A deployment's status and workflow: from the store, or through a pool worker's gateway. */
+type DeploymentLookup = (id: string) => Promise<{ status: string; workflowId: string } | undefined>;
+
+export const deploymentState =
+  (store: Store): DeploymentLookup =>
+  async (id) => {
+    const d = await store.getDeploymentById(id);
+    return d && { status: d.status, workflowId: deploymentWorkflowId(d, d.version) };
+  };
+
 /**
  * After a worker died, Temporal still counts the steps it was running as started until their
  * heartbeat times out. A worker restarted on the same data directory ends them at once: it kills what
  * is left of their processes, then fails them, so an interrupted Pulumi operation is recovered, other
  * steps fail, and a cleanup is retried here. Returns how many it ended.
  */
-export async function reclaimSteps(o: { client: Client; store: Store; dataDir: string; log: Log }): Promise<number> {
+export async function reclaimSteps(o: { client: Client; deployment: DeploymentLookup; dataDir: string; log: Log }): Promise<number> {
   const work = join(o.dataDir, 'work');
   const ids = (await readdir(work).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
   let reclaimed = 0;
   for (const id of ids) {
-    const d = await o.store.getDeploymentById(id);
-    if (!d || TERMINAL.includes(d.status)) continue;
-    const workflowId = deploymentWorkflowId(d, d.version);
+    const d = await o.deployment(id).catch(() => undefined);
+    if (!d || (TERMINAL as readonly string[]).includes(d.status)) continue;
+    const { workflowId } = d;
     const desc = await o.client.workflow
       .getHandle(workflowId)
       .describe()

@@ -1,5 +1,7 @@
 import { Worker, type NativeConnection } from '@temporalio/worker';
-import { createReviewStackActivities, createSharedActivities, createWorkspaceActivities, type ActivityDeps } from './activities';
+import { createReviewStackActivities, createSharedActivities, createWorkspaceActivities, type ActivityDeps, type WorkspaceDeps } from './activities';
+import type { PoolGatewayClient } from './activities/pool-gateway-client';
+import { poolGatewayActivities } from './activities/pool-gateway';
 import type { Config } from './config';
 import type { Store } from './store/store';
 import { SecretBox } from './secret-box';
@@ -15,7 +17,9 @@ import { poolQueue } from './shared/pools';
 
 export interface WorkerOptions {
   connection: NativeConnection;
-  store: Store;
+  /** The store; a runner pool's worker (STACKWRIGHT_POOL) has none and is given `gateway` instead. */
+  store?: Store;
+  gateway?: PoolGatewayClient;
   config: Config;
   /** Prebuilt workflow bundle (tests bundle once); otherwise the workflows are bundled at start. */
   workflowBundle?: { code: string };
@@ -37,8 +41,8 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
   const sessionQueue = sessionQueueOf(o.config);
   const sandboxOn = o.config.STACKWRIGHT_SANDBOX === 'on';
   const caches = packageCaches(o.config.STACKWRIGHT_NPM_CACHE, sandboxOn);
-  const deps: ActivityDeps = {
-    store: o.store,
+  const pool = o.config.STACKWRIGHT_POOL;
+  const base: Omit<ActivityDeps, 'store'> = {
     box: new SecretBox(o.config.secretsKey),
     dataDir: o.config.dataDir,
     pulumiRoot: resolveTools().pulumiRoot,
@@ -62,7 +66,6 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
       dataConverter: dataConverter(codecKeys(o.config.secretsKey, o.config.STACKWRIGHT_CODEC_KEYS)),
     }),
     hooks: { retry: hookRetry(o.config.STACKWRIGHT_HOOK_RETRY_SECONDS), allowPrivate: o.config.STACKWRIGHT_WEBHOOK_ALLOW_PRIVATE },
-    oidc: oidcIssuer(o.config, o.store),
     report: {
       githubApiUrl: o.config.STACKWRIGHT_GITHUB_API_URL,
       githubToken: o.config.STACKWRIGHT_GITHUB_TOKEN,
@@ -70,6 +73,10 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
       gitlabToken: o.config.STACKWRIGHT_GITLAB_TOKEN,
     },
   };
+  // A runner pool's worker reaches only Temporal: its steps' store work goes through its gateway.
+  const store = pool ? undefined : required(o.store, 'a worker needs the store');
+  const storeDeps: ActivityDeps | undefined = store && { ...base, store, oidc: oidcIssuer(o.config, store) };
+  const deps: ActivityDeps | WorkspaceDeps = storeDeps ?? { ...base, workspaceStore: required(o.gateway, 'a runner pool worker needs its gateway') };
   const drainMs = o.config.STACKWRIGHT_DRAIN_SECONDS * 1000;
   const common = {
     connection: o.connection,
@@ -82,16 +89,16 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
     // Nothing reaches Temporal in clear: inputs, results, signals, queries, memos.
     dataConverter: dataConverter(codecKeys(o.config.secretsKey, o.config.STACKWRIGHT_CODEC_KEYS)),
   };
-  const pool = o.config.STACKWRIGHT_POOL;
   return Promise.all([
     // A runner pool's worker takes only its pool's deployments: no workflows, no main queue.
-    pool ? Worker.create({ ...common, taskQueue: poolQueue(taskQueue, pool), activities: createPoolActivities(deps) }) : Worker.create({
+    !storeDeps ? Worker.create({ ...common, taskQueue: poolQueue(taskQueue, pool ?? ''), activities: createPoolActivities(deps) }) : Worker.create({
       ...common,
       taskQueue,
       ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
       // Idle workflows (a TTL stack's timer) need not stay in memory: an evicted one is replayed from its short history when its timer fires.
       maxCachedWorkflows: o.config.STACKWRIGHT_MAX_CACHED_WORKFLOWS,
-      activities: { ...createSharedActivities(deps), ...createReviewStackActivities(deps) },
+      // Runner pools' workers reach the store through their gateway workflows' activity.
+      activities: { ...createSharedActivities(storeDeps), ...createReviewStackActivities(storeDeps), ...poolGatewayActivities(storeDeps) },
     }),
     Worker.create({
       ...common,
@@ -102,6 +109,11 @@ export async function createWorkers(o: WorkerOptions): Promise<Worker[]> {
       activities: createWorkspaceActivities(deps),
     }),
   ]);
+}
+
+function required<T>(v: T | undefined, why: string): T {
+  if (v === undefined) throw new Error(why);
+  return v;
 }
 
 /** The task queue of this data directory's worker: the same after a restart. */

@@ -1,7 +1,7 @@
 import type { StepStatus, DeploymentInput } from '../shared/deployment';
 import { describePlanned, requesterIdentity, type ApprovalRequest, type Decision } from '../shared/approval';
 import { appendDecision, saveApprovalRequest } from '../store/approvals';
-import { openDeployment, type ActivityDeps } from './context';
+import { openDeployment, type ActivityDeps, type WorkspaceDeps } from './context';
 import { LogWriter } from './log-writer';
 import { Masker } from './masker';
 import { pulumiOperation } from './pulumi';
@@ -46,7 +46,7 @@ export function approvalSharedActivities(deps: ActivityDeps) {
 }
 
 /** requireApproval's Pulumi steps, on the worker holding the workspace (where the plan is kept). */
-export function approvalWorkspaceActivities(deps: ActivityDeps) {
+export function approvalWorkspaceActivities(deps: WorkspaceDeps) {
   return {
     previewForApproval: async (input: DeploymentInput, step: number) => {
       const o = await openDeployment(deps, input);
@@ -61,7 +61,7 @@ export function approvalWorkspaceActivities(deps: ActivityDeps) {
       const o = await openDeployment(deps, input);
       return runStep(deps, o, step, async (log) => {
         const summary = await pulumiOperation(o, log, deps, { kind: 'apply', planFile: planFile(o), approved });
-        await deps.store.recordChanges(input.id, summary.resourceChanges, null);
+        await deps.workspaceStore.recordChanges(input.id, summary.resourceChanges, null);
         return summary;
       });
     },

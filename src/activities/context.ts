@@ -6,19 +6,18 @@ import type { HookSettings } from '../deployments/hook-events';
 import type { SecretBox } from '../secret-box';
 import { openSecrets, isSealed } from '../shared/secrets';
 import type { DeploymentInput } from '../shared/deployment';
-import { sealedSettings } from '../deployments/create';
 import type { DeploymentSettings } from '../shared/settings';
 import { Masker } from './masker';
 import type { ReportConfig } from './report';
 import { writeSandboxSpec, type SandboxOptions } from './sandbox';
 import { moveLegacyState, passphraseFor, stackStateDir } from './stack-state';
-import { passphraseScheme } from '../store/stack-keys';
 import type { OidcIssuer } from '../state/oidc-issuer';
 import { hasOidc } from '../shared/oidc';
 import { oidcCredentials } from './oidc-credentials';
 import type { DependencyCache } from './dependency-cache';
 import { packageCacheEnv, type PackageCaches } from './package-caches';
 import { compileCacheDir, prepareCompileCache } from './compile-cache';
+import { localWorkspaceStore, type WorkspaceStore } from './workspace-store';
 
 export interface ActivityDeps {
   store: Store;
@@ -62,6 +61,13 @@ export interface ActivityDeps {
   packageCaches?: PackageCaches;
 }
 
+/** What the activities next to a deployment's files need: their store work goes through `workspaceStore`. */
+export type WorkspaceDeps = Omit<ActivityDeps, 'store'> & { workspaceStore: WorkspaceStore };
+
+/** An ordinary worker's deps, with its own store doing the workspace's store work. */
+export const workspaceDeps = (deps: ActivityDeps | WorkspaceDeps): WorkspaceDeps =>
+  'workspaceStore' in deps ? deps : { ...deps, workspaceStore: localWorkspaceStore(deps.store) };
+
 /** Everything a step needs, with secrets opened: lives only inside the activity. */
 export interface OpenDeployment {
   input: DeploymentInput;
@@ -81,18 +87,18 @@ export interface OpenDeployment {
   close?: () => void;
 }
 
-export const workspaceDir = (deps: ActivityDeps, id: string): string => join(deps.dataDir, 'work', id);
+export const workspaceDir = (deps: Pick<ActivityDeps, 'dataDir'>, id: string): string => join(deps.dataDir, 'work', id);
 
-export const sandboxRunDir = (deps: ActivityDeps, id: string): string => join(deps.dataDir, 'sandbox', id);
+export const sandboxRunDir = (deps: Pick<ActivityDeps, 'dataDir'>, id: string): string => join(deps.dataDir, 'sandbox', id);
 
-export async function openDeployment(deps: ActivityDeps, input: DeploymentInput, opts: { credentials?: boolean } = {}): Promise<OpenDeployment> {
-  const sealed = await sealedSettings(deps.store, input);
+export async function openDeployment(deps: WorkspaceDeps, input: DeploymentInput, opts: { credentials?: boolean } = {}): Promise<OpenDeployment> {
+  const sealed = await deps.workspaceStore.sealedSettings(input);
   const settings = openSecrets(sealed, deps.box.decrypt);
   const workspace = workspaceDir(deps, input.id);
   const sourceDir = join(workspace, 'source');
   const programDir = join(sourceDir, settings.sourceContext?.git?.repoDir ?? '');
   const userEnv = (settings.operationContext?.environmentVariables ?? {}) as Record<string, string>;
-  const passphrase = passphraseFor(await passphraseScheme(deps.store.db, input), deps.pulumiPassphrase, deps.secretsKey, input);
+  const passphrase = passphraseFor(await deps.workspaceStore.passphraseScheme(input, 'stack'), deps.pulumiPassphrase, deps.secretsKey, input);
   const masker = new Masker([...secretsOf(sealed, deps), passphrase, deps.pulumiPassphrase]);
   const stateDir = deps.pulumiBackendUrl ? undefined : stackStateDir(deps.dataDir, input);
   if (stateDir) moveLegacyState(deps.dataDir, input);
@@ -133,7 +139,7 @@ export async function openDeployment(deps: ActivityDeps, input: DeploymentInput,
 }
 
 /** A fresh OIDC token for each step that opens the deployment, with the files the clouds' SDKs read. */
-async function deploymentCredentials(deps: ActivityDeps, input: DeploymentInput, settings: DeploymentSettings, o: { workspace: string; masker: Masker }) {
+async function deploymentCredentials(deps: WorkspaceDeps, input: DeploymentInput, settings: DeploymentSettings, o: { workspace: string; masker: Masker }) {
   const config = settings.operationContext?.oidc;
   if (!hasOidc(config)) return undefined;
   if (!deps.oidc) throw new Error('operationContext.oidc is set, but this worker issues no OIDC tokens');
@@ -141,7 +147,7 @@ async function deploymentCredentials(deps: ActivityDeps, input: DeploymentInput,
 }
 
 /** Plain values of every sealed field: environment secrets and git credentials. */
-function secretsOf(sealed: DeploymentSettings, deps: ActivityDeps): string[] {
+function secretsOf(sealed: DeploymentSettings, deps: Pick<ActivityDeps, 'box'>): string[] {
   const out: string[] = [];
   const walk = (v: unknown) => {
     if (isSealed(v)) out.push(deps.box.decrypt(v.ciphertext));

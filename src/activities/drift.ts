@@ -1,5 +1,5 @@
 import { describeChanges, hasDrift, isDriftOperation, remediationWanted, type ResourceChanges } from '../shared/drift';
-import type { ActivityDeps, OpenDeployment } from './context';
+import type { OpenDeployment, WorkspaceDeps } from './context';
 import type { LogWriter } from './log-writer';
 
 /**
@@ -8,10 +8,10 @@ import type { LogWriter } from './log-writer';
  * result, so that a retried or replayed step never queues it twice). Finding drift is the
  * detection's result, not its failure: the deployment still succeeds. Returns whether it is drift.
  */
-export async function recordOutcome(deps: ActivityDeps, o: OpenDeployment, changes: ResourceChanges, log: LogWriter): Promise<boolean | null> {
+export async function recordOutcome(deps: WorkspaceDeps, o: OpenDeployment, changes: ResourceChanges, log: LogWriter): Promise<boolean | null> {
   const { input } = o;
   const drift = isDriftOperation(input.operation) ? hasDrift(changes) : null;
-  await deps.store.recordChanges(input.id, changes, drift);
+  await deps.workspaceStore.recordChanges(input.id, changes, drift);
   if (drift === null) return null;
   log.line(drift ? `Drift detected: ${describeChanges(changes)}.` : 'No drift detected.');
   if (remediationWanted(input, drift)) log.line('remediateIfDriftDetected: a remediate-drift deployment is queued to run next.');

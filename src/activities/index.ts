@@ -4,7 +4,7 @@ import { log } from '@temporalio/activity';
 import type { DeploymentInput, DeploymentStatus } from '../shared/deployment';
 import { advance, skipQueued } from '../deployments/transitions';
 import { recordRemediation, recordRetry } from '../deployments/create';
-import { openDeployment, sandboxRunDir, workspaceDir, type ActivityDeps } from './context';
+import { openDeployment, sandboxRunDir, workspaceDeps, workspaceDir, type ActivityDeps, type WorkspaceDeps } from './context';
 import { runStep } from './step';
 import { getSource } from './source';
 import { installDependencies } from './install';
@@ -20,7 +20,7 @@ import { createRemoveStack } from './remove-stack';
 import { approvalSharedActivities, approvalWorkspaceActivities } from './approval';
 import { createHookActivities } from './events';
 
-export type { ActivityDeps } from './context';
+export type { ActivityDeps, WorkspaceDeps } from './context';
 
 /** Activities any worker can run: they touch only the store. */
 export function createSharedActivities(deps: ActivityDeps) {
@@ -75,7 +75,8 @@ export function createReviewStackActivities(deps: ActivityDeps) {
 export type ReviewStackActivities = ReturnType<typeof createReviewStackActivities>;
 
 /** Activities that run on the worker holding the deployment's workspace (its session queue). */
-export function createWorkspaceActivities(deps: ActivityDeps) {
+export function createWorkspaceActivities(given: ActivityDeps | WorkspaceDeps) {
+  const deps = workspaceDeps(given);
   void emptyTrash(deps); // what a previous run of this worker had not finished deleting
   const { killGraceMs } = deps;
   return {
@@ -128,7 +129,7 @@ export type WorkspaceActivities = ReturnType<typeof createWorkspaceActivities>;
 
 const TRASH_PREFIX = '.trash-';
 
-async function emptyTrash(deps: ActivityDeps): Promise<void> {
+async function emptyTrash(deps: Pick<ActivityDeps, 'dataDir'>): Promise<void> {
   const work = join(deps.dataDir, 'work');
   const entries = await readdir(work).catch(() => [] as string[]);
   for (const e of entries.filter((n) => n.startsWith(TRASH_PREFIX))) await rm(join(work, e), { recursive: true, force: true }).catch(() => undefined);

@@ -1,13 +1,12 @@
 import { existsSync, promises as fs, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { cancellationSignal } from '@temporalio/activity';
-import type { ActivityDeps, OpenDeployment } from './context';
+import type { OpenDeployment, WorkspaceDeps } from './context';
 import type { LogWriter } from './log-writer';
 import { runProcess } from './run-process';
 import { giveToSandbox, sandboxed } from './sandbox';
 import { isInside } from './process-tree';
 import { cacheKey, LOCKFILES, packageManagerVersion } from './dependency-cache';
-import { cacheGeneration, recordCacheLookup } from '../store/caches';
 
 /** The package manager a program uses, judged by its lockfile. */
 export function installCommand(dir: string): [string, string[]] | undefined {
@@ -21,7 +20,7 @@ export function installCommand(dir: string): [string, string[]] | undefined {
 
 const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 
-export async function installDependencies(o: OpenDeployment, log: LogWriter, deps: ActivityDeps): Promise<void> {
+export async function installDependencies(o: OpenDeployment, log: LogWriter, deps: WorkspaceDeps): Promise<void> {
   const cmd = installCommand(o.programDir);
   if (!cmd) {
     log.line('No package.json in the program directory; nothing to install.');
@@ -33,7 +32,7 @@ export async function installDependencies(o: OpenDeployment, log: LogWriter, dep
   else {
     const started = Date.now();
     const r = await cached.restore();
-    await recordCacheLookup(deps.store.db, r.hit ? 'hit' : 'miss');
+    await deps.workspaceStore.recordCacheLookup(o.input, r.hit ? 'hit' : 'miss');
     if (r.hit) {
       if (o.sandboxSpec) giveToSandbox(nodeModules);
       log.line(`Dependency cache: node_modules restored from cache (${r.manifest.files} entries, ${(r.manifest.bytes / 1e6).toFixed(1)} MB in ${seconds(started)}).`);
@@ -64,7 +63,7 @@ export async function installDependencies(o: OpenDeployment, log: LogWriter, dep
 }
 
 /** The cache entry this deployment would use, or why none is used. */
-async function cacheFor(o: OpenDeployment, deps: ActivityDeps, pm: string) {
+async function cacheFor(o: OpenDeployment, deps: WorkspaceDeps, pm: string) {
   const cache = deps.dependencyCache;
   if (!cache) return 'the worker has no dependency cache';
   if ((o.settings.cacheOptions as { enable?: boolean | null } | null | undefined)?.enable === false) return 'cacheOptions.enable is false';
@@ -74,7 +73,7 @@ async function cacheFor(o: OpenDeployment, deps: ActivityDeps, pm: string) {
   // The worker writes node_modules itself: only into the checkout, never through a link out of it.
   if (!isInside(realpathSync(o.programDir), realpathSync(o.sourceDir))) return 'the program directory leads out of the repository';
   if (await fs.lstat(join(o.programDir, 'node_modules')).then(() => true, () => false)) return 'the repository has a node_modules entry';
-  const generation = await cacheGeneration(deps.store.db, o.input);
+  const generation = await deps.workspaceStore.cacheGeneration(o.input);
   const key = cacheKey({
     packageManager: pm,
     packageManagerVersion: await packageManagerVersion(pm, deps.dataDir),

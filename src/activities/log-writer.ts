@@ -1,9 +1,14 @@
-import type { Store } from '../store/store';
 import { createLogger } from '../logger';
 import type { Masker } from './masker';
 import { safeHeartbeat } from './run-process';
 
 type Line = { seq: number; ts: string; line: string };
+
+/** Where lines go: the store, or a runner pool worker's gateway to it. */
+export interface LogSink {
+  countLogs(id: string, step: number): Promise<number>;
+  appendLogs(id: string, step: number, lines: Line[]): Promise<void>;
+}
 
 export interface LogWriterOptions {
   /** Lines kept while the store cannot be written; past this, lines are dropped and counted. */
@@ -12,9 +17,11 @@ export interface LogWriterOptions {
   closeTimeoutMs?: number;
   /** First and longest pause between attempts of a failed write. */
   retryMs?: { initial: number; max: number };
+  /** How long lines that follow a first one are gathered per write. */
+  windowMs?: number;
 }
 
-const DEFAULTS = { maxBuffered: 20_000, closeTimeoutMs: 60_000, retryMs: { initial: 100, max: 5_000 } };
+const DEFAULTS = { maxBuffered: 20_000, closeTimeoutMs: 60_000, retryMs: { initial: 100, max: 5_000 }, windowMs: 200 };
 
 /** Totals of this process, for its logs. */
 export const logPipeline = { failedWrites: 0, droppedLines: 0 };
@@ -46,18 +53,18 @@ export class LogWriter {
   private readonly o: typeof DEFAULTS;
 
   private constructor(
-    private readonly store: Store,
+    private readonly store: LogSink,
     private readonly deploymentId: string,
     private readonly step: number,
     private readonly masker: Masker,
     private seq: number,
     options: LogWriterOptions,
   ) {
-    this.o = { ...DEFAULTS, ...options };
+    this.o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   }
 
   /** Continues after lines an earlier attempt of the same step already wrote. */
-  static async open(store: Store, deploymentId: string, step: number, masker: Masker, options: LogWriterOptions = {}): Promise<LogWriter> {
+  static async open(store: LogSink, deploymentId: string, step: number, masker: Masker, options: LogWriterOptions = {}): Promise<LogWriter> {
     return new LogWriter(store, deploymentId, step, masker, await store.countLogs(deploymentId, step), options);
   }
 
@@ -88,7 +95,7 @@ export class LogWriter {
     if (this.pending.length >= 200) void this.persist();
     else if (!this.timer) {
       void this.persist();
-      this.timer = setTimeout(this.tick, 200);
+      this.timer = setTimeout(this.tick, this.o.windowMs);
     }
   }
 
@@ -111,7 +118,7 @@ export class LogWriter {
       return;
     }
     void this.persist();
-    this.timer = setTimeout(this.tick, 200);
+    this.timer = setTimeout(this.tick, this.o.windowMs);
   };
 
   flush(): Promise<void> {

@@ -18,7 +18,7 @@ import {
   type SummaryEvent,
 } from '@pulumi/pulumi/automation';
 import type { Operation } from '../shared/deployment';
-import type { ActivityDeps, OpenDeployment } from './context';
+import type { OpenDeployment, WorkspaceDeps } from './context';
 import { Liveness } from './liveness';
 import type { LogWriter } from './log-writer';
 import { safeHeartbeat } from './run-process';
@@ -40,7 +40,7 @@ export interface PulumiSummary {
  * Cancellation sends SIGINT (Pulumi's graceful stop); after the grace period whatever still runs
  * in the program directory is killed.
  */
-export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: ActivityDeps, phase: ApprovalPhase = { kind: 'run' }): Promise<PulumiSummary> {
+export async function pulumiOperation(o: OpenDeployment, log: LogWriter, deps: WorkspaceDeps, phase: ApprovalPhase = { kind: 'run' }): Promise<PulumiSummary> {
   const { killGraceMs, pulumiRoot } = deps;
   // Stopped by a cancel (Temporal) or by the liveness checks; either way Pulumi gets SIGINT first.
   const stopper = new AbortController();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { DeploymentInput } from '../shared/deployment';
 import { STEP } from '../shared/deployment';
-import { openDeployment, type ActivityDeps, type OpenDeployment } from './context';
+import { openDeployment, workspaceDeps, type ActivityDeps, type OpenDeployment } from './context';
 import { LogWriter } from './log-writer';
 import { isAlive, killAllIn, cwdOf, isInside } from './process-tree';
 import { runProcess } from './run-process';
@@ -25,7 +25,7 @@ interface LockHolder {
  */
 export async function recoverStack(deps: ActivityDeps, input: DeploymentInput, why: string): Promise<string> {
   // Recovery runs no program: no OIDC token.
-  const o = await openDeployment(deps, input, { credentials: false });
+  const o = await openDeployment(workspaceDeps(deps), input, { credentials: false });
   const step = await deps.store.ensureStep(input.id, STEP.recover);
   await deps.store.setStep(input.id, step, 'running');
   const log = await LogWriter.open(deps.store, input.id, step, o.masker);

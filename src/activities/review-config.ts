@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import type { Stack } from '@pulumi/pulumi/automation';
 import { parse, stringify } from 'yaml';
 import { PassphraseCrypter } from '../state/passphrase-crypter';
-import { passphraseScheme } from '../store/stack-keys';
-import type { ActivityDeps, OpenDeployment } from './context';
+import type { OpenDeployment, WorkspaceDeps } from './context';
 import type { LogWriter } from './log-writer';
 import { passphraseFor } from './stack-state';
 import { SANDBOX_UID } from './sandbox';
@@ -19,11 +18,11 @@ const crypter = new PassphraseCrypter();
  * passphrase and set again as secrets of the review stack (each stack has its own passphrase).
  * Decided before the stack is selected (selecting creates the file); applied once it is.
  */
-export async function templateConfig(deps: ActivityDeps, o: OpenDeployment): Promise<((stack: Stack, log: LogWriter) => Promise<void>) | undefined> {
-  const review = await deps.store.reviewStacks.get(o.input);
-  if (!review) return undefined;
+export async function templateConfig(deps: WorkspaceDeps, o: OpenDeployment): Promise<((stack: Stack, log: LogWriter) => Promise<void>) | undefined> {
+  const template = await deps.workspaceStore.reviewTemplate(o.input);
+  if (!template) return undefined;
   const own = join(o.programDir, `Pulumi.${o.input.stack}.yaml`);
-  const file = `Pulumi.${review.template}.yaml`;
+  const file = `Pulumi.${template.stack}.yaml`;
   if (existsSync(own) || !existsSync(join(o.programDir, file))) return undefined;
   const doc = (parse(await readFile(join(o.programDir, file), 'utf8')) ?? {}) as { config?: Record<string, unknown>; encryptionsalt?: string; secretsprovider?: string };
   const plain: Record<string, unknown> = {};
@@ -41,8 +40,7 @@ export async function templateConfig(deps: ActivityDeps, o: OpenDeployment): Pro
     // Pulumi, in the sandbox, writes the secrets into it.
     if (o.sandboxSpec && process.getuid?.() === 0) await chown(own, SANDBOX_UID, SANDBOX_UID);
     if (secrets.length) {
-      const template = { org: review.org, project: review.project, stack: review.template };
-      const passphrase = passphraseFor(await passphraseScheme(deps.store.db, template), deps.pulumiPassphrase, deps.secretsKey, template);
+      const passphrase = passphraseFor(await deps.workspaceStore.passphraseScheme(o.input, 'template'), deps.pulumiPassphrase, deps.secretsKey, template);
       for (const [key, sealed] of secrets) {
         const value = await crypter.decrypt(passphrase, doc.encryptionsalt!, sealed);
         o.masker.add(value);

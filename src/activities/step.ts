@@ -1,5 +1,5 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { ActivityDeps, OpenDeployment } from './context';
+import type { OpenDeployment, WorkspaceDeps } from './context';
 import { LogWriter } from './log-writer';
 
 /**
@@ -7,14 +7,14 @@ import { LogWriter } from './log-writer';
  * Failures are not retried: re-running a half-done Pulumi operation silently is never safe.
  */
 export async function runStep<T>(
-  deps: ActivityDeps,
+  deps: WorkspaceDeps,
   o: OpenDeployment,
   step: number,
   body: (log: LogWriter) => Promise<T>,
 ): Promise<T> {
-  const { store } = deps;
+  const store = deps.workspaceStore;
   await store.setStep(o.input.id, step, 'running');
-  const log = await LogWriter.open(store, o.input.id, step, o.masker);
+  const log = await LogWriter.open(store, o.input.id, step, o.masker, { windowMs: store.logWindowMs });
   try {
     const result = await body(log);
     await log.close();

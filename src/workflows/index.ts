@@ -7,3 +7,4 @@ export { ttlStack } from './ttl-stack';
 export { reviewStack } from './review-stack';
 export { hookDelivery } from './hook-delivery';
 export { chain, chainLink } from './chain';
+export { poolGateway } from './pool-gateway';

@@ -25,8 +25,8 @@ export function historyFromJson(json: unknown): History {
 }
 
 /** Writes a new history in Temporal's JSON history format, without machine-specific identities. */
-export async function writeHistory(client: Client, dir: string, name: string, workflowId: string): Promise<void> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+export async function writeHistory(client: Client, dir: string, name: string, workflowId: string, runId?: string): Promise<void> {
+  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
   const json = historyToJson(history);
   const scrub = (v: unknown): void => {
     if (!v || typeof v !== 'object') return;
