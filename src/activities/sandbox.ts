@@ -19,7 +19,7 @@ export const SANDBOX_UID = 65534;
 export const SANDBOX_HOSTNAME = `${hostname().slice(0, 50)}.sandbox`;
 
 const LAUNCHER = join(__dirname, 'sandbox-exec.mjs');
-const isRoot = () => process.getuid?.() === 0;
+export const isRoot = () => process.getuid?.() === 0;
 
 export interface SandboxPaths {
   dataDir: string;
