@@ -123,7 +123,7 @@ test('code of a deployment cannot change what the cache hands to the next stack 
     `echo "BEFORE $(sha256sum ${pkg} | cut -c1-64)"`,
     `(echo evil >> ${pkg}) 2>/dev/null && echo "TAMPER wrote" || echo "TAMPER write refused"`,
     `chmod 666 ${pkg} 2>/dev/null && echo "TAMPER chmod" || echo "TAMPER chmod refused"`,
-    `cp ${pkg} /tmp/p && rm -f ${pkg} && cp /tmp/p ${pkg} && echo ' ' >> ${pkg} && echo "TAMPER replaced"`,
+    `cat ${pkg} > /tmp/p && rm -f ${pkg} && cat /tmp/p > ${pkg} && echo ' ' >> ${pkg} && echo "TAMPER replaced"`,
     'mkdir -p node_modules/.cache && echo ok > node_modules/.cache/x && echo "WROTE new file"',
   ].join('; ');
   const show = `echo "AFTER $(sha256sum ${pkg} | cut -c1-64)"`;
