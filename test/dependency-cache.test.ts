@@ -1,7 +1,8 @@
-import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, utimesSync, writeFileSync, existsSync, appendFileSync, readlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, utimesSync, existsSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheKey, copyTree, DependencyCache, type CacheKeyParts } from '../src/activities/dependency-cache';
+import { cacheKey, DependencyCache, type CacheKeyParts } from '../src/activities/dependency-cache';
+import { smallTree } from './helpers/small-tree';
 import { withFileLock } from '../src/activities/file-lock';
 import { pruneMirrors } from '../src/activities/git';
 
@@ -32,48 +33,46 @@ test('the cache key changes with the package manager, its version, the lockfile,
   expect(new Set([base, ...keys]).size).toBe(variants.length + 1);
 });
 
-function tree(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sw-tree-'));
-  mkdirSync(join(dir, 'a', '.bin'), { recursive: true });
-  writeFileSync(join(dir, 'a', 'index.js'), 'module.exports = 1;');
-  writeFileSync(join(dir, 'a', 'cli.js'), '#!/usr/bin/env node\n', { mode: 0o755 });
-  symlinkSync('../cli.js', join(dir, 'a', '.bin', 'cli'));
-  return dir;
-}
-
-test('copyTree copies files, modes and links as they are and hashes what it copied', async () => {
-  const src = tree();
-  const dest = join(mkdtempSync(join(tmpdir(), 'sw-copy-')), 'out');
-  const a = await copyTree(src, dest);
-  expect(readlinkSync(join(dest, 'a', '.bin', 'cli'))).toBe('../cli.js');
-  const again = await copyTree(dest, join(dest, '..', 'again'));
-  expect(again.hash).toBe(a.hash);
-  appendFileSync(join(dest, 'a', 'index.js'), ' ');
-  expect((await copyTree(dest, join(dest, '..', 'changed'))).hash).not.toBe(a.hash);
-});
+const tree = smallTree;
 
 test('restore detects a corrupted entry and removes it; eviction drops the least recently used', async () => {
   const root = mkdtempSync(join(tmpdir(), 'sw-cache-'));
-  const cache = new DependencyCache(root, 60); // bytes: room for one entry of the small tree (38 bytes)
+  const cache = new DependencyCache(root, 60); // bytes: room for one entry of the small tree (39 bytes)
+  const copy = { link: false };
   const src = tree();
-  expect((await cache.save('o/p/s', 'k1', 0, src)).evicted).toEqual([]);
+  const saved = await cache.save('o/p/s', 'k1', 0, src, copy);
+  expect(saved).toMatchObject({ bytes: 39, files: 5, evicted: [] });
+  expect(await saved.done).toMatchObject({ bytes: 39, files: 5 });
   const out = (n: string) => join(root, '..', `${n}-${Date.now()}-${Math.random()}`);
-  expect(await cache.restore('o/p/s', 'k1', 0, out('a'))).toMatchObject({ hit: true });
-  expect(await cache.restore('o/p/s', 'k2', 0, out('b'))).toMatchObject({ hit: false });
+  expect(await cache.restore('o/p/s', 'k1', 0, out('a'), copy)).toMatchObject({ hit: true });
+  expect(await cache.restore('o/p/s', 'k2', 0, out('b'), copy)).toMatchObject({ hit: false });
 
   const entry = join(cache.scopeDir('o/p/s'), '0-k1');
   appendFileSync(join(entry, 'node_modules', 'a', 'index.js'), '//');
   const bad = out('c');
-  expect(await cache.restore('o/p/s', 'k1', 0, bad)).toMatchObject({ hit: false, why: expect.stringContaining('corrupted') });
+  expect(await cache.restore('o/p/s', 'k1', 0, bad, copy)).toMatchObject({ hit: false, why: expect.stringContaining('corrupted (a/index.js has 21 bytes instead of 19)') });
   expect(existsSync(entry)).toBe(false);
   expect(existsSync(bad)).toBe(false);
 
-  await cache.save('o/p/s', 'k1', 0, src);
+  await (await cache.save('o/p/s', 'k1', 0, src, copy)).done;
   utimesSync(join(entry, 'manifest.json'), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
-  expect((await cache.save('o/p/t', 'k3', 0, src)).evicted).toEqual(['0-k1']);
+  expect((await cache.save('o/p/t', 'k3', 0, src, copy)).evicted).toEqual(['0-k1']);
+  await cache.settled();
   // A newer generation drops the older ones of that stack.
-  await cache.restore('o/p/t', 'k3', 1, out('d'));
+  await cache.restore('o/p/t', 'k3', 1, out('d'), copy);
   expect(readdirSync(cache.scopeDir('o/p/t'))).toEqual([]);
+});
+
+test('an entry is invisible until its manifest is written', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sw-cache-'));
+  const cache = new DependencyCache(root, 1e9);
+  const saved = await cache.save('o/p/s', 'k1', 0, tree(), { link: false });
+  // Saved: the tree is in a temporary entry, the hash still to come.
+  // (No I/O callback can run before this line, so the hash cannot have been written yet.)
+  expect(readdirSync(cache.scopeDir('o/p/s')).map((n) => n.slice(0, 5))).toEqual(['.tmp-']);
+  await saved.done;
+  expect(readdirSync(cache.scopeDir('o/p/s'))).toEqual(['0-k1']);
+  expect(await cache.restore('o/p/s', 'k1', 0, join(root, 'late'), { link: false })).toMatchObject({ hit: true });
 });
 
 test('unused mirrors are pruned; a locked one is left alone', async () => {

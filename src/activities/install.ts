@@ -1,12 +1,12 @@
 import { existsSync, promises as fs, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { cancellationSignal } from '@temporalio/activity';
+import { cancellationSignal, Context } from '@temporalio/activity';
 import type { OpenDeployment, WorkspaceDeps } from './context';
 import type { LogWriter } from './log-writer';
 import { runProcess } from './run-process';
-import { giveToSandbox, sandboxed } from './sandbox';
+import { giveToSandbox, isRoot, SANDBOX_UID, sandboxed } from './sandbox';
 import { isInside } from './process-tree';
-import { cacheKey, LOCKFILES, packageManagerVersion } from './dependency-cache';
+import { cacheKey, LOCKFILES, packageManagerVersion, type CacheMode } from './dependency-cache';
 
 /** The package manager a program uses, judged by its lockfile. */
 export function installCommand(dir: string): [string, string[]] | undefined {
@@ -34,8 +34,11 @@ export async function installDependencies(o: OpenDeployment, log: LogWriter, dep
     const r = await cached.restore();
     await deps.workspaceStore.recordCacheLookup(o.input, r.hit ? 'hit' : 'miss');
     if (r.hit) {
-      if (o.sandboxSpec) giveToSandbox(nodeModules);
-      log.line(`Dependency cache: node_modules restored from cache (${r.manifest.files} entries, ${(r.manifest.bytes / 1e6).toFixed(1)} MB in ${seconds(started)}).`);
+      // Copies are handed to the sandbox whole; linked files stay the worker's.
+      if (o.sandboxSpec && !cached.mode.link) giveToSandbox(nodeModules);
+      log.line(
+        `Dependency cache: node_modules restored from cache (${r.manifest.files} entries, ${(r.manifest.bytes / 1e6).toFixed(1)} MB ${cached.mode.link ? 'linked, read-only,' : 'copied'} in ${seconds(started)}).`,
+      );
       return;
     }
     log.line(`Dependency cache: miss (${r.why}).`);
@@ -54,8 +57,12 @@ export async function installDependencies(o: OpenDeployment, log: LogWriter, dep
   if (!st?.isDirectory()) return log.line('Dependency cache: nothing saved (the install left no node_modules directory).');
   const started = Date.now();
   try {
-    const { manifest: m, evicted } = await cached.save();
-    log.line(`Dependency cache: node_modules saved (${(m.bytes / 1e6).toFixed(1)} MB in ${seconds(started)}).`);
+    const { bytes, files, evicted, done } = await cached.save();
+    const worker = Context.current().log;
+    void done.then((r) => r instanceof Error && worker.warn('Dependency cache: an entry could not be completed', { error: r.message }));
+    log.line(
+      `Dependency cache: node_modules saved (${files} entries, ${(bytes / 1e6).toFixed(1)} MB ${cached.mode.link ? 'made read-only and linked' : 'copied'} in ${seconds(started)}; the entry is usable once hashed, in the background).`,
+    );
     if (evicted.length) log.line(`Dependency cache: evicted ${evicted.length} least recently used entr${evicted.length === 1 ? 'y' : 'ies'} to stay within the size bound.`);
   } catch (err) {
     log.line(`Dependency cache: node_modules not saved (${(err as Error).message}).`);
@@ -87,8 +94,12 @@ async function cacheFor(o: OpenDeployment, deps: WorkspaceDeps, pm: string) {
   // Shared by the project's stacks, as in Pulumi Deployments.
   const stack = `${o.input.org}/${o.input.project}`;
   const nodeModules = join(o.programDir, 'node_modules');
+  // Linking needs files the deployment cannot change: as root, its sandbox runs as another user,
+  // who cannot write or chmod the worker's read-only files. Otherwise that user is the worker's own.
+  const mode: CacheMode = isRoot() && o.sandboxSpec ? { link: true, dirOwner: SANDBOX_UID } : { link: false };
   return {
-    restore: () => cache.restore(stack, key, generation, nodeModules),
-    save: () => cache.save(stack, key, generation, nodeModules),
+    mode,
+    restore: () => cache.restore(stack, key, generation, nodeModules, mode),
+    save: () => cache.save(stack, key, generation, nodeModules, mode),
   };
 }

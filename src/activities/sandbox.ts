@@ -26,7 +26,7 @@ export const SANDBOX_HOSTNAME = `${hostname().slice(0, 50)}.sandbox`;
 export const WORKSPACE_ALIAS = '/deployment';
 
 const LAUNCHER = join(__dirname, 'sandbox-exec.mjs');
-const isRoot = () => process.getuid?.() === 0;
+export const isRoot = () => process.getuid?.() === 0;
 
 export interface SandboxPaths {
   dataDir: string;

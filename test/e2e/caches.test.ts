@@ -20,7 +20,10 @@ beforeAll(async () => {
 }, 600_000);
 afterAll(async () => sw?.stop());
 
-async function configure(stack: string, o: { link?: boolean; env?: Record<string, string>; cache?: boolean; commit?: string; repo?: TestRepo } = {}): Promise<string> {
+async function configure(
+  stack: string,
+  o: { link?: boolean; env?: Record<string, string>; cache?: boolean; commit?: string; repo?: TestRepo; preRunCommands?: string[] } = {},
+): Promise<string> {
   const outDir = newOutDir();
   const res = await sw.api(`${stackPath(stack)}/deployments/settings`, {
     method: 'POST',
@@ -29,6 +32,7 @@ async function configure(stack: string, o: { link?: boolean; env?: Record<string
       operationContext: {
         environmentVariables: { OUT_DIR: outDir, ...o.env },
         ...(o.link ? { preRunCommands: [linkDependencies], options: { skipInstallDependencies: true } } : {}),
+        ...(o.preRunCommands ? { preRunCommands: o.preRunCommands } : {}),
       },
       ...(o.cache === false ? { cacheOptions: { enable: false } } : {}),
     },
@@ -55,6 +59,13 @@ async function run(stack: string, body?: object): Promise<{ d: any; text: string
 const cacheRoot = () => join(sw.config.dataDir, 'caches', 'dependencies');
 const entries = () => readdirSync(cacheRoot()).flatMap((s) => readdirSync(join(cacheRoot(), s)).filter((n) => !n.startsWith('.')).map((n) => join(cacheRoot(), s, n)));
 
+/** The entries once no save is still hashing in the background (an entry appears when its manifest is written). */
+async function settledEntries(): Promise<string[]> {
+  const pending = () => readdirSync(cacheRoot()).some((s) => readdirSync(join(cacheRoot(), s)).some((n) => n.startsWith('.tmp-')));
+  for (let waited = 0; pending() && waited < 60_000; waited += 200) await new Promise((r) => setTimeout(r, 200));
+  return entries();
+}
+
 test('node_modules comes from the cache when the lockfile is unchanged; corruption, a lockfile change, the bound and a clear all miss', async () => {
   const outDir = await configure('deps', { env: { GREETING: 'cached' } });
 
@@ -62,7 +73,7 @@ test('node_modules comes from the cache when the lockfile is unchanged; corrupti
   expect(first.text).toContain('Dependency cache: miss (no cache entry');
   expect(first.text).toContain('$ npm ci');
   expect(first.text).toContain('Dependency cache: node_modules saved');
-  expect(entries()).toHaveLength(1);
+  expect(await settledEntries()).toHaveLength(1);
 
   const second = await run('deps');
   expect(second.text).toContain('Dependency cache: node_modules restored from cache');
@@ -71,7 +82,7 @@ test('node_modules comes from the cache when the lockfile is unchanged; corrupti
   expect(readFileSync(join(outDir, 'hello.txt'), 'utf8')).toBe('cached from deps');
 
   // One byte changed in a cached file: detected on restore, removed, rebuilt.
-  const [entry] = entries();
+  const [entry] = await settledEntries();
   appendFileSync(join(entry, 'node_modules', '@pulumi', 'pulumi', 'package.json'), ' ');
   const third = await run('deps');
   expect(third.text).toContain('Dependency cache: miss (the cache entry was corrupted');
@@ -86,7 +97,7 @@ test('node_modules comes from the cache when the lockfile is unchanged; corrupti
   expect(fourth.text).toContain(changed);
   expect(fourth.text).toContain('Dependency cache: miss (no cache entry');
   expect(fourth.text).toContain('evicted 1 least recently used');
-  expect(entries()).toHaveLength(1);
+  expect(await settledEntries()).toHaveLength(1);
 
   // Clearing the stack's cache (Pulumi's route) makes the next deployment install afresh.
   expect((await sw.api(`/api/stacks/${org}/website/nope/deployments/cache`, { method: 'DELETE' })).status).toBe(404);
@@ -95,13 +106,51 @@ test('node_modules comes from the cache when the lockfile is unchanged; corrupti
   const fifth = await run('deps');
   expect(fifth.text).toContain('Dependency cache: miss (no cache entry');
   expect(fifth.text).toContain('$ npm ci');
-  expect(entries().map((e) => e.split('/').at(-1)!.split('-')[0])).toEqual(['1']);
+  expect((await settledEntries()).map((e) => e.split('/').at(-1)!.split('-')[0])).toEqual(['1']);
 
   // cacheOptions.enable=false: neither read nor written.
   await configure('deps', { cache: false });
   const off = await run('deps');
   expect(off.text).toContain('Dependency cache: not used (cacheOptions.enable is false)');
   expect(off.text).toContain('$ npm ci');
+}, 900_000);
+
+test('code of a deployment cannot change what the cache hands to the next stack of the project', async () => {
+  const pkg = 'node_modules/@pulumi/pulumi/package.json';
+  // What hostile code in the workspace tries after the install (as the sandbox's user): write into a
+  // cached file, chmod it, then replace it by another file under the same name.
+  const tamper = [
+    `echo "BEFORE $(sha256sum ${pkg} | cut -c1-64)"`,
+    `(echo evil >> ${pkg}) 2>/dev/null && echo "TAMPER wrote" || echo "TAMPER write refused"`,
+    `chmod 666 ${pkg} 2>/dev/null && echo "TAMPER chmod" || echo "TAMPER chmod refused"`,
+    `cat ${pkg} > /tmp/p && rm -f ${pkg} && cat /tmp/p > ${pkg} && echo ' ' >> ${pkg} && echo "TAMPER replaced"`,
+    'mkdir -p node_modules/.cache && echo ok > node_modules/.cache/x && echo "WROTE new file"',
+  ].join('; ');
+  const show = `echo "AFTER $(sha256sum ${pkg} | cut -c1-64)"`;
+  const digest = (text: string, label: string) => text.match(new RegExp(`${label} ([0-9a-f]{64})`))?.[1];
+  await configure('tamper-a', { preRunCommands: [tamper] });
+  await configure('tamper-b', { preRunCommands: [show] });
+
+  for (const phase of ['saved', 'restored']) {
+    // First the entry is made by tamper-a's own install (a miss), then tamper-a restores it.
+    if (phase === 'saved') expect((await sw.api(`${stackPath('tamper-a')}/deployments/cache`, { method: 'DELETE' })).status).toBe(200);
+    const a = await run('tamper-a');
+    expect(a.text).toContain(phase === 'saved' ? 'Dependency cache: node_modules saved' : 'Dependency cache: node_modules restored from cache');
+    // Whole lines: the command itself, echoed in the log, holds these words too.
+    const said = (line: string) => new RegExp(`^${line}$`, 'm').test(a.text);
+    expect(['TAMPER wrote', 'TAMPER write refused', 'TAMPER chmod', 'TAMPER chmod refused', 'TAMPER replaced'].filter(said)).toEqual([
+      'TAMPER write refused',
+      'TAMPER chmod refused',
+      'TAMPER replaced',
+    ]);
+    // node_modules still takes new files (its directories are the deployment's).
+    expect(said('WROTE new file')).toBe(true);
+    await settledEntries();
+    const b = await run('tamper-b');
+    expect(b.text).toContain('Dependency cache: node_modules restored from cache');
+    expect(digest(b.text, 'AFTER')).toBe(digest(a.text, 'BEFORE'));
+    expect(digest(b.text, 'AFTER')).toMatch(/^[0-9a-f]{64}$/);
+  }
 }, 900_000);
 
 test('deployments check out from a mirror that is fetched incrementally and follows force-pushes', async () => {
