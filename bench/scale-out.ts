@@ -80,7 +80,7 @@ async function round(temporalAddress: string, workerCount: number, stacks: numbe
       }
     };
     // Not counted: fills the npm cache and lets every worker bundle its workflows.
-    await Promise.all(Array.from({ length: workerCount }, (_, i) => `/api/stacks/bench/warmup/w${i}`).map(async (s) => ended(s, (await deploy(s, 0)).id)));
+    await Promise.all(Array.from({ length: workerCount }, (_, i) => `/api/stacks/bench/website/warmup${i}`).map(async (s) => ended(s, (await deploy(s, 0)).id)));
     const paths = Array.from({ length: stacks }, (_, i) => `/api/stacks/bench/website/s${i}`);
     const start = Date.now();
     const ids = await Promise.all(paths.map((s) => deploy(s, delayMs)));
