@@ -4,9 +4,6 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // The scale-out test needs the real Temporal server, built from source (about an hour cold on two
-  // cores): it runs with `npm run test:scale-out`, not within `npm test`.
-  testPathIgnorePatterns: process.env.STACKWRIGHT_SCALE_OUT_TEST === '1' ? [] : ['/test/e2e/scale-out\\.test\\.ts$'],
   // One Temporal dev server for the whole run; each test file uses its own task queue.
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',

@@ -5,7 +5,8 @@
  * backend kind and environment. One run prints every figure with its goal and whether it is met:
  * cold A/B (no mirror, no node_modules cache), warm A against `pulumi up` alone and against cold A,
  * trigger → first log line, the queue hand-off, 20 stacks at once against one after another on one
- * worker (with the worker's peak RSS), and the API's latency under load on a seeded SQLite store.
+ * worker (with the worker's peak RSS), BENCH_SCALE_STACKS (default 6) stacks at once on one worker process
+ * against two (bench/scale-out.ts), and the API's latency under load on a seeded SQLite store.
  * BENCH_PAIRS (default 3) runs per figure, BENCH_STACKS (default 20); BENCH_ONLY=idle-ttl measures
  * idle TTL stacks instead (BENCH_IDLE_TTL=1 adds that to the full run), BENCH_ONLY=api only the API
  * under load (see bench/api-load.ts).
@@ -23,11 +24,16 @@ import { installCommand } from '../src/activities/install';
 import { createProgramRepo } from '../test/helpers/repo';
 import { idleTtl } from './idle-ttl';
 import { apiLoad, type RouteLatency } from './api-load';
+import { startRole, waitForApi } from './roles';
+import { perMinute, workerThroughput } from './scale-out';
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
 const STACKS = Number(process.env.BENCH_STACKS ?? 20);
 /** How many idle TTL stacks the worker is measured holding; BENCH_ONLY=idle-ttl measures only that. */
 const TTL_STACKS = Number(process.env.BENCH_TTL_STACKS ?? 1000);
+/** Stacks deployed at once with one worker process, then with two (BENCH_SCALE_STACKS, BENCH_SCALE_DELAY_MS). */
+const SCALE_STACKS = Number(process.env.BENCH_SCALE_STACKS ?? 6);
+const SCALE_DELAY_MS = Number(process.env.BENCH_SCALE_DELAY_MS ?? 5000);
 const STACK = 'dev';
 const TERMINAL = ['succeeded', 'failed', 'skipped'];
 
@@ -194,16 +200,10 @@ async function main(): Promise<void> {
       STACKWRIGHT_NPM_CACHE: join(root, 'npm-cache'),
       PULUMI_CONFIG_PASSPHRASE: passphrase,
     };
-    for (const role of ['worker', 'api']) {
-      children.push(spawn(process.execPath, [...process.execArgv, join(__dirname, '..', 'src', 'main.ts'), role], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
-    }
+    for (const role of ['worker', 'api'] as const) children.push(startRole(role, env));
     const workerPid = children[1].pid!;
     const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
-      if (i > 600) throw new Error('the API did not come up');
-      await sleep(100);
-    }
+    await waitForApi(base);
     const api = apiClient(base, token);
     const configure = (stackPath: string, repoUrl: string) =>
       api.post(`${stackPath}/deployments/settings`, {
@@ -314,6 +314,10 @@ async function main(): Promise<void> {
     const memory = rss.stop();
     console.log(`  one after another ${fmt(sequential)}, at once ${fmt(parallel)}; worker peak RSS ${memory.peakMb.toFixed(0)} MB (VmHWM ${memory.hwmMb.toFixed(0)} MB)`);
 
+    console.log(`\nthroughput: ${SCALE_STACKS} stacks at once with one worker process, then with two ...`);
+    const scale = await workerThroughput(dev.address, SCALE_STACKS, SCALE_DELAY_MS);
+    console.log(`  one worker ${fmt(scale.oneMs)} (${perMinute(scale, scale.oneMs)}/min), two workers ${fmt(scale.twoMs)} (${perMinute(scale, scale.twoMs)}/min)`);
+
     console.log('\nAPI under load ...');
     const load = await apiLoad({ root, temporalAddress: dev.address });
 
@@ -330,6 +334,12 @@ async function main(): Promise<void> {
       { name: '  (previous ended → next job started)', value: fmt(queueWait), goal: '' },
       { name: `${STACKS} stacks at once / one after another`, value: `${fmt(parallel)} / ${fmt(sequential)} = ${(parallel / sequential).toFixed(2)}`, goal: `< 1 (${availableParallelism()} CPUs)`, met: parallel < sequential },
       { name: `worker peak RSS, ${STACKS} stacks at once`, value: `${memory.peakMb.toFixed(0)} MB`, goal: 'reported' },
+      {
+        name: `${SCALE_STACKS} stacks at once: 1 worker / 2 workers`,
+        value: `${fmt(scale.oneMs)} / ${fmt(scale.twoMs)} = ${(scale.oneMs / scale.twoMs).toFixed(2)}x`,
+        goal: '> 1.3x (2 deployments/worker)',
+        met: scale.oneMs / scale.twoMs > 1.3,
+      },
       ...loadFigures(load),
     ];
     printFigures(figures);

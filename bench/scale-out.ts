@@ -1,43 +1,47 @@
 /**
- * `npm run bench:scale-out`: throughput of one worker against two. A dev server, one API and one
- * or two workers (each its own process and data dir, as on separate machines) deploy
- * BENCH_STACKS stacks (default 6) at once, each an update of the test program whose resource takes
- * BENCH_DELAY_MS (default 5000) to create; prints the wall time of each round and deployments per
- * minute. Stacks deploy in parallel (a stack runs one deployment at a time), so more workers share them.
+ * Throughput of one worker against two: one API and one or two workers (each its own process and
+ * data dir, as on separate machines, sharing one Pulumi backend) deploy `stacks` stacks at once, each
+ * an update of the test program whose resource takes `delayMs` to create. Each worker runs at most
+ * two deployments at once (STACKWRIGHT_MAX_CONCURRENT_DEPLOYMENTS), so the figure does not depend on
+ * the CPU count. `npm run bench` prints it among its figures; `npm run bench:scale-out` alone
+ * (BENCH_STACKS, default 6; BENCH_DELAY_MS, default 5000).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { resolveTools } from '../src/tools';
 import { freePort, startDevServer } from '../src/dev-server';
 import { connectWithRetry } from '../src/temporal-wait';
 import { createProgramRepo } from '../test/helpers/repo';
+import { startRole, waitForApi } from './roles';
 
-const STACKS = Number(process.env.BENCH_STACKS ?? 6);
-const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 5000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function round(workerCount: number): Promise<number> {
+export interface Throughput {
+  stacks: number;
+  delayMs: number;
+  /** Wall time of the round with one worker, then with two. */
+  oneMs: number;
+  twoMs: number;
+}
+
+/** One round: `workerCount` workers deploy `stacks` stacks at once; returns its wall time. */
+async function round(temporalAddress: string, workerCount: number, stacks: number, delayMs: number): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), 'stackwright-bench-scale-'));
-  const outDir = join(root, 'out');
-  mkdirSync(outDir, { mode: 0o777 });
-  chmodSync(outDir, 0o777);
-  const state = join(root, 'state');
-  mkdirSync(state, { mode: 0o777 });
-  chmodSync(state, 0o777);
+  const writable = (dir: string) => (mkdirSync(dir, { mode: 0o777 }), chmodSync(dir, 0o777), dir);
+  const outDir = writable(join(root, 'out'));
+  const state = writable(join(root, 'state'));
   const repo = createProgramRepo('website');
   const children: ChildProcess[] = [];
-  const dev = await startDevServer({ temporalCli: resolveTools().temporalCli, dataDir: root, port: await freePort(), namespace: 'default', ui: false });
-  children.push(dev.child);
   try {
-    await (await connectWithRetry(dev.address)).close();
     const token = randomBytes(24).toString('base64url');
     const port = await freePort();
     const env = {
       ...process.env,
-      TEMPORAL_ADDRESS: dev.address,
+      TEMPORAL_ADDRESS: temporalAddress,
+      STACKWRIGHT_TASK_QUEUE: `bench-scale-${randomUUID()}`,
       STACKWRIGHT_DATABASE_URL: join(root, 'stackwright.db'),
       STACKWRIGHT_SECRETS_KEY: randomBytes(32).toString('base64'),
       STACKWRIGHT_TOKEN: token,
@@ -48,57 +52,77 @@ async function round(workerCount: number): Promise<number> {
       STACKWRIGHT_LOG_LEVEL: 'warn',
       STACKWRIGHT_ALLOW_LOCAL_REPOS: 'true',
       STACKWRIGHT_SANDBOX_BINDS: `${outDir},${state}`,
+      STACKWRIGHT_MAX_CONCURRENT_DEPLOYMENTS: '2',
+      STACKWRIGHT_NPM_CACHE: join(root, 'npm-cache'),
     };
-    const main = join(__dirname, '..', 'src', 'main.ts');
-    for (let i = 0; i < workerCount; i++) {
-      children.push(spawn(process.execPath, [...process.execArgv, main, 'worker'], { env: { ...env, STACKWRIGHT_DATA_DIR: join(root, `worker-${i}`) }, stdio: ['ignore', 'ignore', 'inherit'] }));
-    }
-    children.push(spawn(process.execPath, [...process.execArgv, main, 'api'], { env: { ...env, STACKWRIGHT_DATA_DIR: join(root, 'api') }, stdio: ['ignore', 'ignore', 'inherit'] }));
+    for (let i = 0; i < workerCount; i++) children.push(startRole('worker', { ...env, STACKWRIGHT_DATA_DIR: join(root, `worker-${i}`) }));
+    children.push(startRole('api', { ...env, STACKWRIGHT_DATA_DIR: join(root, 'api') }));
     const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; !(await fetch(`${base}/healthz`).then((r) => r.ok, () => false)); i++) {
-      if (i > 600) throw new Error('the API did not come up');
-      await sleep(100);
-    }
+    await waitForApi(base);
     const call = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(base + path, { method, headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-      return (await res.json()) as { id: string; status: string };
+      return (await res.json()) as { id: string; status: string; message?: string };
     };
-    const stacks = Array.from({ length: STACKS }, (_, i) => `/api/stacks/bench/website/s${i}`);
-    const start = Date.now();
-    const ids = await Promise.all(
-      stacks.map((s) =>
-        call('POST', `${s}/deployments`, {
-          operation: 'update',
-          sourceContext: { git: { repoURL: repo.url, branch: 'refs/heads/main' } },
-          operationContext: { environmentVariables: { OUT_DIR: join(outDir, s.replace(/\W/g, '_')), CREATE_DELAY_MS: String(DELAY_MS) } },
-        }),
-      ),
-    );
-    for (const [i, d] of ids.entries()) {
+    const deploy = (s: string, delay: number) =>
+      call('POST', `${s}/deployments`, {
+        operation: 'update',
+        sourceContext: { git: { repoURL: repo.url, branch: 'refs/heads/main' } },
+        operationContext: { environmentVariables: { OUT_DIR: join(outDir, s.replace(/\W/g, '_')), CREATE_DELAY_MS: String(delay) } },
+      });
+    const ended = async (s: string, id: string) => {
       for (;;) {
-        const got = await call('GET', `${stacks[i]}/deployments/${d.id}`);
+        const got = await call('GET', `${s}/deployments/${id}`);
         if (['succeeded', 'failed', 'skipped'].includes(got.status)) {
-          if (got.status !== 'succeeded') throw new Error(`deployment ${d.id} ended ${got.status}`);
-          break;
+          if (got.status !== 'succeeded') throw new Error(`deployment ${id} ended ${got.status}: ${got.message}`);
+          return;
         }
         await sleep(250);
       }
-    }
+    };
+    // Not counted: fills the npm cache and lets every worker bundle its workflows.
+    await Promise.all(Array.from({ length: workerCount }, (_, i) => `/api/stacks/bench/website/warmup${i}`).map(async (s) => ended(s, (await deploy(s, 0)).id)));
+    const paths = Array.from({ length: stacks }, (_, i) => `/api/stacks/bench/website/s${i}`);
+    const start = Date.now();
+    const ids = await Promise.all(paths.map((s) => deploy(s, delayMs)));
+    await Promise.all(paths.map((s, i) => ended(s, ids[i].id)));
     return Date.now() - start;
   } finally {
     for (const c of children) c.kill('SIGKILL');
   }
 }
 
-async function main(): Promise<void> {
-  const results: [number, number][] = [];
-  for (const workers of [1, 2]) results.push([workers, await round(workers)]);
-  console.log(`\n${STACKS} stacks deployed at once (resource create ${DELAY_MS} ms each):`);
-  for (const [w, ms] of results) console.log(`  ${w} worker(s): ${(ms / 1000).toFixed(1)} s, ${((STACKS * 60_000) / ms).toFixed(1)} deployments/min`);
-  console.log(`  speed-up with two workers: ${(results[0][1] / results[1][1]).toFixed(2)}x`);
+/** The same `stacks` deployments with one worker process, then with two, on the Temporal at `temporalAddress`. */
+export async function workerThroughput(temporalAddress: string, stacks: number, delayMs: number): Promise<Throughput> {
+  const oneMs = await round(temporalAddress, 1, stacks, delayMs);
+  const twoMs = await round(temporalAddress, 2, stacks, delayMs);
+  return { stacks, delayMs, oneMs, twoMs };
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+export const perMinute = (t: Throughput, ms: number) => ((t.stacks * 60_000) / ms).toFixed(1);
+
+async function main(): Promise<void> {
+  const stacks = Number(process.env.BENCH_STACKS ?? 6);
+  const delayMs = Number(process.env.BENCH_DELAY_MS ?? 5000);
+  const root = mkdtempSync(join(tmpdir(), 'stackwright-bench-scale-dev-'));
+  const dev = await startDevServer({ temporalCli: resolveTools().temporalCli, dataDir: root, port: await freePort(), namespace: 'default', ui: false });
+  try {
+    await (await connectWithRetry(dev.address)).close();
+    const t = await workerThroughput(dev.address, stacks, delayMs);
+    console.log(`\n${stacks} stacks deployed at once (resource create ${delayMs} ms each, 2 deployments at once per worker):`);
+    console.log(`  1 worker:  ${(t.oneMs / 1000).toFixed(1)} s, ${perMinute(t, t.oneMs)} deployments/min`);
+    console.log(`  2 workers: ${(t.twoMs / 1000).toFixed(1)} s, ${perMinute(t, t.twoMs)} deployments/min`);
+    console.log(`  speed-up with two workers: ${(t.oneMs / t.twoMs).toFixed(2)}x`);
+  } finally {
+    dev.child.kill('SIGKILL');
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

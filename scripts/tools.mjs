@@ -8,7 +8,8 @@
 //   node scripts/tools.mjs --print-env  ...then print STACKWRIGHT_*=path lines
 //   node scripts/tools.mjs --temporal-server [--print-env]
 //                                       ...the Temporal server (temporal/go.mod) too; also
-//                                       when STACKWRIGHT_BUILD_TEMPORAL_SERVER=1. Never otherwise:
+//                                       when STACKWRIGHT_BUILD_TEMPORAL_SERVER=1 (`npm test` sets it: the
+//                                       scale-out test runs that server). Never otherwise:
 //                                       the embedded dev server needs none of it.
 //
 // src/tools.ts resolves the same layout at runtime; keep the two in sync.

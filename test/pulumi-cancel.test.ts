@@ -147,7 +147,7 @@ test('cancelling pulumi up stops every process of the operation and fails the st
   expect(after!.steps[recoverStep].status).toBe('succeeded');
   const recoverLog = (await store.readLogs(input.id, recoverStep, 0, 1000)).map((l) => l.line).join('');
   expect(recoverLog).toContain('Recovering the stack: cancelled.');
-  expect(recoverLog).toMatch(/The lock is held by pid \d+ \(in a sandbox on this host\) since .*, which is no longer running\./);
+  expect(recoverLog).toMatch(/The lock is held by pid \d+ on \S+\.sandbox \(in a sandbox on this host\) since .*, which is no longer running\./);
   expect(recoverLog).toMatch(/Pending creating: urn:pulumi:dev::website::.*hello/);
   expect(recoverLog).toContain('Cleared 1 pending operation(s).');
   expect(existsSync(workspaceDir(deps, input.id))).toBe(false);

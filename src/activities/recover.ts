@@ -73,7 +73,7 @@ async function clearLock(deps: ActivityDeps, o: OpenDeployment, log: LogWriter):
       const since = h.timestamp ? ` since ${h.timestamp}` : '';
       if (h.hostname === SANDBOX_HOSTNAME) {
         // Pulumi ran in a sandbox of this host (its own PID namespace): stopLeftovers has ended everything that ran there.
-        log.line(`The lock is held by pid ${h.pid} (in a sandbox on this host)${since}, which is no longer running.`);
+        log.line(`The lock is held by pid ${h.pid} on ${h.hostname} (in a sandbox on this host)${since}, which is no longer running.`);
       } else if (h.hostname !== hostname()) {
         // That host's worker stopped heartbeating, which is why this runs; its process cannot be checked from here.
         log.line(`The lock is held by pid ${h.pid} on ${h.hostname}${since}, whose worker stopped responding.`);
