@@ -47,8 +47,10 @@ const repo = createProgramRepo('website');
 const api = (i: number, path: string, init?: ApiInit) => callApi(apis[i].url, env.STACKWRIGHT_TOKEN!, path, init);
 const via = (i: number) => ({ api: (path: string, init?: ApiInit) => api(i, path, init) });
 
-/** What the pool's worker gets on top of the shared settings (a machine in another network). */
-// A pool worker opens no database: its store work goes through Temporal (src/workflows/pool-gateway.ts).
+/**
+ * What the pool's worker gets on top of the shared settings (a machine in another network): no
+ * database, its store work goes through Temporal (src/workflows/pool-gateway.ts).
+ */
 const EDGE_ENV: NodeJS.ProcessEnv = { STACKWRIGHT_POOL: 'edge', STACKWRIGHT_DATABASE_URL: undefined };
 
 function startWorker(kind: 'main' | 'edge'): void {
