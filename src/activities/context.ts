@@ -16,7 +16,6 @@ import { hasOidc } from '../shared/oidc';
 import { oidcCredentials } from './oidc-credentials';
 import type { DependencyCache } from './dependency-cache';
 import { packageCacheEnv, type PackageCaches } from './package-caches';
-import { compileCacheDir, prepareCompileCache } from './compile-cache';
 import { localWorkspaceStore, type WorkspaceStore } from './workspace-store';
 
 export interface ActivityDeps {
@@ -129,11 +128,8 @@ export async function openDeployment(deps: WorkspaceDeps, input: DeploymentInput
     ...oidc?.env,
   };
   const runDir = sandboxRunDir(deps, input.id);
-  // Only sandboxed runs see the program at a path that stays the same, which the cache needs to hit.
-  const compileCache = deps.sandbox ? prepareCompileCache(compileCacheDir(deps.dataDir, input)) : undefined;
-  if (compileCache) env.TS_NODE_CACHE_DIRECTORY = compileCache;
   const sandboxSpec = deps.sandbox
-    ? writeSandboxSpec({ dataDir: deps.dataDir, runDir, workspace, stateDir, compileCache, pulumiRoot: deps.pulumiRoot, envNames: Object.keys(env) }, deps.sandbox)
+    ? writeSandboxSpec({ dataDir: deps.dataDir, runDir, workspace, stateDir, pulumiRoot: deps.pulumiRoot, envNames: Object.keys(env) }, deps.sandbox)
     : undefined;
   return { input, settings, workspace, sourceDir, programDir, masker, env, stateDir, runDir, sandboxSpec, close: oidc?.stop };
 }
