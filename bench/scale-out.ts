@@ -80,8 +80,10 @@ async function round(temporalAddress: string, workerCount: number, stacks: numbe
       }
     };
     // Not counted: fills the npm cache and lets every worker bundle its workflows.
-    await Promise.all(Array.from({ length: workerCount }, (_, i) => `/api/stacks/bench/website/warmup${i}`).map(async (s) => ended(s, (await deploy(s, 0)).id)));
-    const paths = Array.from({ length: stacks }, (_, i) => `/api/stacks/bench/website/s${i}`);
+    // Stack names differ per round: a stack's queue workflow of the previous round (its own task
+    // queue, whose workers are gone) would otherwise take this round's deployments.
+    await Promise.all(Array.from({ length: workerCount }, (_, i) => `/api/stacks/bench/website/w${workerCount}-warmup${i}`).map(async (s) => ended(s, (await deploy(s, 0)).id)));
+    const paths = Array.from({ length: stacks }, (_, i) => `/api/stacks/bench/website/w${workerCount}-s${i}`);
     const start = Date.now();
     const ids = await Promise.all(paths.map((s) => deploy(s, delayMs)));
     await Promise.all(paths.map((s, i) => ended(s, ids[i].id)));
