@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { devServerSearchAttributeFlags } from './temporal';
 
@@ -58,8 +59,38 @@ export async function waitForPort(host: string, port: number, timeoutMs: number)
   }
 }
 
-/** A port nothing listens on right now (the OS picks it). */
-export const freePort = () =>
+/**
+ * A port nothing listens on right now, and its +1000 neighbour (the Temporal UI) too, taken from
+ * below the OS's ephemeral range: what the OS hands out to `listen(0)` (the dev server's HTTP and
+ * metrics ports, other tests' servers) or to outgoing connections can then never take it between
+ * this check and the caller's bind.
+ */
+export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  const top = low - 1001;
+  for (let i = 0; top > 10_000 && i < 200; i++) {
+    const port = 10_000 + Math.floor(Math.random() * (top - 10_000));
+    if ((await canBind(port)) && (await canBind(port + 1000))) return port;
+  }
+  return osPort();
+}
+
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+const canBind = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+
+const osPort = () =>
   new Promise<number>((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const { port } = s.address() as { port: number };

@@ -1,19 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../src/dev-server';
 
 // `npm start` as a user runs it: dev server, worker and API as one supervised group.
 const root = join(__dirname, '..', '..');
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
 function start(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string; token: string }> {
   const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), ['src/main.ts'], { cwd: root, env: { ...process.env, ...env } });
   let out = '';
@@ -33,14 +26,6 @@ function start(env: Record<string, string>): Promise<{ child: ChildProcess; outp
   });
 }
 
-/** A port whose +1000 neighbour (the Temporal UI) is valid and free too. */
-async function freeTemporalPort(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    if (port + 1000 <= 65535 && !(await alive(port + 1000))) return port;
-  }
-}
-
 const stopped = (child: ChildProcess) => new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', r)));
 
 const alive = (port: number) =>
@@ -54,7 +39,7 @@ test('starts, keeps its data across a restart, and stops every child on SIGTERM'
   const env = {
     STACKWRIGHT_DATA_DIR: dataDir,
     STACKWRIGHT_PORT: String(await freePort()),
-    STACKWRIGHT_TEMPORAL_PORT: String(await freeTemporalPort()),
+    STACKWRIGHT_TEMPORAL_PORT: String(await freePort()),
     STACKWRIGHT_LOG_LEVEL: 'info',
   };
   const api = `http://127.0.0.1:${env.STACKWRIGHT_PORT}/api/stacks/acme/website/dev/deployments/settings`;

@@ -116,8 +116,12 @@ export async function startGroup(env: Record<string, string> = {}): Promise<Grou
     },
   };
   for (const role of ['temporal', 'worker', 'api'] as const) await group.waitForRole(role);
-  // Ready once the API answers.
-  await api('/api/orgs/ready/deployments');
+  // Ready once this group's API answers: with its token, so a stranger on the port cannot pass for it.
+  const ready = await api('/api/orgs/ready/deployments');
+  if (ready.status !== 200) {
+    await group.stop();
+    throw new Error(`the group's API answered ${ready.status}, so something else holds port ${groupEnv.STACKWRIGHT_PORT}\n${out}`);
+  }
   return group;
 }
 
