@@ -69,9 +69,11 @@ async function round(temporalAddress: string, workerCount: number, stacks: numbe
         sourceContext: { git: { repoURL: repo.url, branch: 'refs/heads/main' } },
         operationContext: { environmentVariables: { OUT_DIR: join(outDir, s.replace(/\W/g, '_')), CREATE_DELAY_MS: String(delay) } },
       });
+    // A deployment that never ends (one nobody takes, say) fails the round instead of hanging it.
     const ended = async (s: string, id: string) => {
-      for (;;) {
+      for (const deadline = Date.now() + 10 * 60_000; ; ) {
         const got = await call('GET', `${s}/deployments/${id}`);
+        if (Date.now() > deadline) throw new Error(`deployment ${id} of ${s} is still ${got.status} after 10 minutes`);
         if (['succeeded', 'failed', 'skipped'].includes(got.status)) {
           if (got.status !== 'succeeded') throw new Error(`deployment ${id} ended ${got.status}: ${got.message}`);
           return;

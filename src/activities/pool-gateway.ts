@@ -5,6 +5,7 @@ import { PoolStoreRequest } from '../shared/pool-store';
 import type { Store } from '../store/store';
 import { recordPoolWorkerStart } from '../store/runner-pools';
 import { localWorkspaceStore } from './workspace-store';
+import { describeIssues } from '../shared/issues';
 
 const refuse = (message: string) => ApplicationFailure.nonRetryable(message, 'PoolStoreRefused');
 
@@ -18,7 +19,7 @@ export function poolGatewayActivities(deps: { store: Store }) {
   return {
     async poolStoreOperation(pool: string, raw: unknown): Promise<unknown> {
       const parsed = PoolStoreRequest.safeParse(raw);
-      if (!parsed.success) throw refuse(`invalid store request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!parsed.success) throw refuse(`invalid store request: ${describeIssues(parsed.error.issues)}`);
       const req = parsed.data;
       if (req.pool !== pool) throw refuse(`a request of pool ${req.pool} reached the gateway of pool ${pool}`);
       if (req.op === 'workerStarted') return recordPoolWorkerStart(deps.store.db, pool);

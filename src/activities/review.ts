@@ -7,6 +7,7 @@ import { requestDeployment, type NewDeploymentRequest } from '../deployments/que
 import { pinnedReviewSettings, reviewSettings } from '../vcs/review-settings';
 import type { ActivityDeps } from './context';
 import { reportReviewRemoved } from './review-report';
+import { describeIssues } from '../shared/issues';
 
 /** Queued updates and destroys of one review stack share this key: the newest supersedes the others. */
 const supersedeKey = (input: ReviewStackInput) => `review:${stackKey(input.review)}`;
@@ -38,7 +39,7 @@ export function createReviewActivities(deps: ActivityDeps) {
       const settings = reviewSettings(template.settings, input, push);
       const pinned = pinnedReviewSettings(settings, input, push.commit, push.headBranch);
       const issues = runnableIssues(pinned);
-      if (issues.length) throw ApplicationFailure.nonRetryable(`the template's settings cannot run: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'TemplateInvalid');
+      if (issues.length) throw ApplicationFailure.nonRetryable(`the template's settings cannot run: ${describeIssues(issues)}`, 'TemplateInvalid');
       await deps.store.saveSettings(input.review, settings);
       await deps.store.reviewStacks.upsert({
         ...input.review,

@@ -7,6 +7,7 @@ import { ScheduleStore, type ScheduleRecord } from '../store/schedules';
 import type { FiringCheck, QueuedFiring } from '../shared/schedule-firing';
 import { requestDeployment, type QueueDeps } from './queue';
 import { effectiveSettings } from './request-settings';
+import { describeIssues } from '../shared/issues';
 
 export interface FiringDeps extends QueueDeps {
   /** The Pulumi backend of a stack: a TTL's destroy runs the commit the stack was last deployed from. */
@@ -54,7 +55,7 @@ export async function queueFiring(deps: FiringDeps, f: Firing): Promise<QueuedFi
   let settings = effectiveSettings(stored, overrides);
   if (s.kind === 'ttl') settings = await lastDeployedSource(deps, s, withoutDeleteAfterDestroy(settings));
   const issues = runnableIssues(settings);
-  if (issues.length) return failed(`Not run: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}.`);
+  if (issues.length) return failed(`Not run: ${describeIssues(issues)}.`);
   const r = await requestDeployment(
     deps,
     s,

@@ -2,6 +2,7 @@ import type { StackRef } from '../shared/names';
 import { mergeSettings } from '../shared/merge';
 import { runnableIssues, type DeploymentSettings } from '../shared/settings';
 import { requestDeployment, type QueueDeps, type Requested } from './queue';
+import { describeIssues } from '../shared/issues';
 
 /** The stack cannot be deployed with its stored settings (none, or not runnable). */
 export class CannotDeploy extends Error {}
@@ -21,6 +22,6 @@ export async function queueStoredUpdate(
     ? mergeSettings<DeploymentSettings>(stored.settings, { operationContext: { environmentVariables: o.env } } )
     : stored.settings;
   const issues = runnableIssues(settings);
-  if (issues.length) throw new CannotDeploy(`${ref.org}/${ref.project}/${ref.stack} cannot run: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (issues.length) throw new CannotDeploy(`${ref.org}/${ref.project}/${ref.stack} cannot run: ${describeIssues(issues)}`);
   return requestDeployment(deps, ref, { operation: 'update', settings, inheritSettings: true, initiator: o.initiator, requestedBy: o.requestedBy });
 }

@@ -6,6 +6,7 @@ import type { StoredSettings } from '../store/store';
 import type { VcsEvent } from './event';
 import { filterMatches, pathsTrigger } from './filters';
 import { normalizeRepository, vcsBlockFor } from './repository';
+import { describeIssues } from '../shared/issues';
 
 export interface Planned {
   ref: StackRef;
@@ -40,7 +41,7 @@ export function planDeployments(event: VcsEvent, stacks: (StackRef & StoredSetti
     const settings = pinned(s.settings, event);
     const issues = runnableIssues(settings);
     if (issues.length) {
-      plan.skip.push({ stack: stackKey(ref), reason: `settings cannot run: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+      plan.skip.push({ stack: stackKey(ref), reason: `settings cannot run: ${describeIssues(issues)}` });
       continue;
     }
     plan.deploy.push({

@@ -2,6 +2,7 @@ import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, prox
 import type { PoolGatewayActivities } from '../activities/pool-gateway';
 import { PoolStoreRequest, type PoolGatewayInput } from '../shared/pool-store';
 import { poolStoreUpdate } from './pool-gateway-definitions';
+import { describeIssues } from '../shared/issues';
 
 const store = proxyActivities<PoolGatewayActivities>({
   startToCloseTimeout: '30 seconds',
@@ -30,7 +31,7 @@ export async function poolGateway(input: PoolGatewayInput): Promise<void> {
       // Refused before it reaches the history: malformed, or for another pool.
       validator: (req) => {
         const parsed = PoolStoreRequest.safeParse(req);
-        if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid store request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'InvalidRequest');
+        if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid store request: ${describeIssues(parsed.error.issues)}`, 'InvalidRequest');
         if (parsed.data.pool !== input.pool) throw ApplicationFailure.nonRetryable(`this gateway serves pool ${input.pool}`, 'InvalidRequest');
       },
     },
