@@ -17,6 +17,7 @@ import { oidcCredentials } from './oidc-credentials';
 import type { DependencyCache } from './dependency-cache';
 import { packageCacheEnv, type PackageCaches } from './package-caches';
 import { localWorkspaceStore, type WorkspaceStore } from './workspace-store';
+import { compileCacheDir, prepareCompileCache } from './compile-cache';
 
 export interface ActivityDeps {
   store: Store;
@@ -128,8 +129,11 @@ export async function openDeployment(deps: WorkspaceDeps, input: DeploymentInput
     ...oidc?.env,
   };
   const runDir = sandboxRunDir(deps, input.id);
+  // Only sandboxed runs see the program at a path that stays the same, which the cache needs to hit.
+  const compileCache = deps.sandbox ? prepareCompileCache(compileCacheDir(deps.dataDir, input)) : undefined;
+  if (compileCache) env.TS_NODE_CACHE_DIRECTORY = compileCache;
   const sandboxSpec = deps.sandbox
-    ? writeSandboxSpec({ dataDir: deps.dataDir, runDir, workspace, stateDir, pulumiRoot: deps.pulumiRoot, envNames: Object.keys(env) }, deps.sandbox)
+    ? writeSandboxSpec({ dataDir: deps.dataDir, runDir, workspace, stateDir, compileCache, pulumiRoot: deps.pulumiRoot, envNames: Object.keys(env) }, deps.sandbox)
     : undefined;
   return { input, settings, workspace, sourceDir, programDir, masker, env, stateDir, runDir, sandboxSpec, close: oidc?.stop };
 }

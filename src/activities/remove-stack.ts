@@ -14,6 +14,7 @@ import { deleteSchedule, ttlWorkflowId } from '../deployments/schedules';
 import type { ActivityDeps } from './context';
 import { moveLegacyState, passphraseFor, stackStateDir } from './stack-state';
 import { runProcess } from './run-process';
+import { compileCacheDir } from './compile-cache';
 
 /** A stack as Pulumi names its parts. */
 export interface RemoveStackInput {
@@ -40,6 +41,7 @@ export function createRemoveStack(deps: ActivityDeps) {
       await deps.store.deleteSettings(ref);
       // The stack's own state directory (its backend) goes with it.
       if (!deps.pulumiBackendUrl) await rm(stackStateDir(deps.dataDir, ref), { recursive: true, force: true });
+      await rm(compileCacheDir(deps.dataDir, ref), { recursive: true, force: true });
       const description = `Removed the stack${removed ? ' and its Pulumi state' : ''}, its schedules and its deployment settings`;
       await recordAudit(deps.store.db, { org: organization, event: 'stack.remove', target: stackKey(ref), description, actor: caller?.startsWith('review/') ? 'review-stack' : 'schedule', tokenId: null });
       log.info('stack removed', { stack: stackKey(ref) });

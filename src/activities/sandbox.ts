@@ -18,6 +18,13 @@ export const SANDBOX_UID = 65534;
 /** The host name inside the sandbox, and so of the Pulumi locks taken there: the host's own, marked. */
 export const SANDBOX_HOSTNAME = `${hostname().slice(0, 50)}.sandbox`;
 
+/**
+ * The path at which the sandbox also shows the deployment's workspace, the same for every
+ * deployment, and where its commands start: ts-node's cache key includes the absolute path of the
+ * program's tsconfig.json, which would otherwise differ per deployment and never hit (compile-cache.ts).
+ */
+export const WORKSPACE_ALIAS = '/deployment';
+
 const LAUNCHER = join(__dirname, 'sandbox-exec.mjs');
 export const isRoot = () => process.getuid?.() === 0;
 
@@ -31,6 +38,8 @@ export interface SandboxPaths {
   pulumiRoot: string;
   /** Variables the sandboxed command may receive (values travel in the environment only). */
   envNames: string[];
+  /** The stack's compile cache (writable). */
+  compileCache?: string;
 }
 
 /**
@@ -39,7 +48,8 @@ export interface SandboxPaths {
  *   unshare --net -- bwrap --cap-add CAP_SETUID --cap-add CAP_SETGID --unshare-pid --unshare-ipc --unshare-uts
  *     --unshare-cgroup-try --die-with-parent --new-session --as-pid-1 --hostname sandbox
  *     --ro-bind /usr /usr (and /bin, /lib…, /etc) --proc /proc --dev /dev --tmpfs /tmp --ro-bind <pulumi tools>
- *     --bind <workspace> --bind <stack state> [operator binds] --chdir <cwd> --info-fd 3 --block-fd 4 --
+ *     --bind <workspace> --bind <stack state> [operator binds] --bind <workspace> /deployment --chdir <cwd>
+ *     --info-fd 3 --block-fd 4 --
  *   setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- <command>
  * with slirp4netns --configure --disable-host-loopback attached to the new netns before the command starts.
  */
@@ -70,6 +80,7 @@ export function writeSandboxSpec(p: SandboxPaths, opts: SandboxOptions): string 
     { path: p.pulumiRoot, readOnly: true },
     { path: p.workspace, readOnly: false },
     ...(p.stateDir ? [{ path: p.stateDir, readOnly: false }] : []),
+    ...(p.compileCache ? [{ path: p.compileCache, readOnly: false }] : []),
     ...(opts.packageCaches ?? []).map((path) => ({ path, readOnly: false })),
     ...opts.binds,
   ];
@@ -87,6 +98,8 @@ export function writeSandboxSpec(p: SandboxPaths, opts: SandboxOptions): string 
     envPrefixes: ['PULUMI_'],
     slirp: ['--configure', '--mtu=65520', '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp'],
     slirpJoinsUserns: !root,
+    // Commands start in the workspace as seen at this path (see compile-cache.ts).
+    workspaceAlias: { path: p.workspace, as: WORKSPACE_ALIAS },
   };
   const file = join(p.runDir, 'sandbox.json');
   writeFileSync(file, JSON.stringify(spec), { mode: 0o600 });
