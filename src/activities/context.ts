@@ -9,7 +9,7 @@ import type { DeploymentInput } from '../shared/deployment';
 import type { DeploymentSettings } from '../shared/settings';
 import { Masker } from './masker';
 import type { ReportConfig } from './report';
-import { writeSandboxSpec, type SandboxOptions } from './sandbox';
+import { COMPILE_CACHE_ALIAS, writeSandboxSpec, type SandboxOptions } from './sandbox';
 import { moveLegacyState, passphraseFor, stackStateDir } from './stack-state';
 import type { OidcIssuer } from '../state/oidc-issuer';
 import { hasOidc } from '../shared/oidc';
@@ -131,7 +131,7 @@ export async function openDeployment(deps: WorkspaceDeps, input: DeploymentInput
   const runDir = sandboxRunDir(deps, input.id);
   // Only sandboxed runs see the program at a path that stays the same, which the cache needs to hit.
   const compileCache = deps.sandbox ? prepareCompileCache(compileCacheDir(deps.dataDir, input)) : undefined;
-  if (compileCache) env.TS_NODE_CACHE_DIRECTORY = compileCache;
+  if (compileCache) env.TS_NODE_CACHE_DIRECTORY = COMPILE_CACHE_ALIAS;
   const sandboxSpec = deps.sandbox
     ? writeSandboxSpec({ dataDir: deps.dataDir, runDir, workspace, stateDir, compileCache, pulumiRoot: deps.pulumiRoot, envNames: Object.keys(env) }, deps.sandbox)
     : undefined;

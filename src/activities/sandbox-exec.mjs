@@ -9,7 +9,7 @@ import { constants } from 'node:os';
 import { dirname } from 'node:path';
 
 const [specFile, command, ...args] = process.argv.slice(2);
-/** @type {{ prefix: string[], chownTo?: number, bwrap: string[], inner: string[], mounted: string[], binds: { path: string, readOnly: boolean }[], envNames: string[], envPrefixes: string[], slirp?: string[], slirpJoinsUserns?: boolean, workspaceAlias?: { path: string, as: string } }} */
+/** @type {{ prefix: string[], chownTo?: number, bwrap: string[], inner: string[], mounted: string[], binds: { path: string, readOnly: boolean }[], envNames: string[], envPrefixes: string[], slirp?: string[], slirpJoinsUserns?: boolean, aliases?: { path: string, as: string }[] }} */
 const spec = JSON.parse(readFileSync(specFile, 'utf8'));
 
 const env = {};
@@ -36,12 +36,12 @@ const bindArgs = [...dirArgs, ...binds.flatMap((b) => [b.readOnly ? '--ro-bind' 
 
 const inside = (dir) => process.cwd() === dir || process.cwd().startsWith(`${dir}/`);
 let cwd = binds.some((b) => inside(b.path)) ? process.cwd() : '/';
-// The workspace is also shown at a path that is the same for every deployment, and a command in it
-// starts there, so that what caches by the program's path (ts-node) serves the next deployment.
-const alias = spec.workspaceAlias;
-if (alias) {
+// The workspace (first) and the compile cache are also shown at paths that are the same for every
+// deployment, and a command in the workspace starts there, so that what caches by the program's
+// path (ts-node) serves the next deployment.
+for (const [i, alias] of (spec.aliases ?? []).entries()) {
   bindArgs.push('--bind', alias.path, alias.as);
-  if (inside(alias.path)) cwd = alias.as + process.cwd().slice(alias.path.length);
+  if (i === 0 && inside(alias.path)) cwd = alias.as + process.cwd().slice(alias.path.length);
 }
 const argv = [...spec.prefix, 'bwrap', ...spec.bwrap, ...bindArgs, '--chdir', cwd, '--info-fd', '3', '--block-fd', '4', '--', ...spec.inner, command, ...args];
 const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'] });

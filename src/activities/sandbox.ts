@@ -25,6 +25,9 @@ export const SANDBOX_HOSTNAME = `${hostname().slice(0, 50)}.sandbox`;
  */
 export const WORKSPACE_ALIAS = '/deployment';
 
+/** Where the sandbox shows the stack's compile cache: nothing of the data dir's layout is visible. */
+export const COMPILE_CACHE_ALIAS = '/deployment-cache';
+
 const LAUNCHER = join(__dirname, 'sandbox-exec.mjs');
 export const isRoot = () => process.getuid?.() === 0;
 
@@ -48,7 +51,7 @@ export interface SandboxPaths {
  *   unshare --net -- bwrap --cap-add CAP_SETUID --cap-add CAP_SETGID --unshare-pid --unshare-ipc --unshare-uts
  *     --unshare-cgroup-try --die-with-parent --new-session --as-pid-1 --hostname sandbox
  *     --ro-bind /usr /usr (and /bin, /lib…, /etc) --proc /proc --dev /dev --tmpfs /tmp --ro-bind <pulumi tools>
- *     --bind <workspace> --bind <stack state> [operator binds] --bind <workspace> /deployment --chdir <cwd>
+ *     --bind <workspace> --bind <stack state> [operator binds] --bind <workspace> /deployment [--bind <compile cache> /deployment-cache] --chdir <cwd>
  *     --info-fd 3 --block-fd 4 --
  *   setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- <command>
  * with slirp4netns --configure --disable-host-loopback attached to the new netns before the command starts.
@@ -80,7 +83,6 @@ export function writeSandboxSpec(p: SandboxPaths, opts: SandboxOptions): string 
     { path: p.pulumiRoot, readOnly: true },
     { path: p.workspace, readOnly: false },
     ...(p.stateDir ? [{ path: p.stateDir, readOnly: false }] : []),
-    ...(p.compileCache ? [{ path: p.compileCache, readOnly: false }] : []),
     ...(opts.packageCaches ?? []).map((path) => ({ path, readOnly: false })),
     ...opts.binds,
   ];
@@ -98,8 +100,8 @@ export function writeSandboxSpec(p: SandboxPaths, opts: SandboxOptions): string 
     envPrefixes: ['PULUMI_'],
     slirp: ['--configure', '--mtu=65520', '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp'],
     slirpJoinsUserns: !root,
-    // Commands start in the workspace as seen at this path (see compile-cache.ts).
-    workspaceAlias: { path: p.workspace, as: WORKSPACE_ALIAS },
+    // Commands start in the workspace as seen at the first path (see compile-cache.ts).
+    aliases: [{ path: p.workspace, as: WORKSPACE_ALIAS }, ...(p.compileCache ? [{ path: p.compileCache, as: COMPILE_CACHE_ALIAS }] : [])],
   };
   const file = join(p.runDir, 'sandbox.json');
   writeFileSync(file, JSON.stringify(spec), { mode: 0o600 });

@@ -43,7 +43,7 @@ for f in ${data}/api-token ${data}/secrets.key ${data}/stackwright.db ${data}/pu
 done
 ls ${data} 2>/dev/null | grep -v -e '^work$' -e '^stacks$' | sed 's/^/GOT listing /'
 ls ${data}/stacks/${org} 2>/dev/null | grep -v '^website$' | sed 's/^/GOT stack /'
-ls ${data}/work 2>/dev/null | grep -v "^$(basename "$(dirname "$PWD")")$" | grep -v "^$(basename "$PWD")$" | sed 's/^/GOT workspace /'
+ls ${data}/work 2>/dev/null | grep -v "^$PULUMI_CI_BUILD_ID$" | sed 's/^/GOT workspace /'
 for p in /proc/[0-9]*; do
   if tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -q '^STACKWRIGHT_'; then echo "GOT environ of $p"; fi
 done
