@@ -130,7 +130,10 @@ export async function openDeployment(deps: WorkspaceDeps, input: DeploymentInput
   };
   const runDir = sandboxRunDir(deps, input.id);
   // Only sandboxed runs see the program at a path that stays the same, which the cache needs to hit.
-  const compileCache = deps.sandbox ? prepareCompileCache(compileCacheDir(deps.dataDir, input)) : undefined;
+  // A pull request's preview runs the request's code on the stack: what it compiled must not serve
+  // the stack's own deployments, so it compiles afresh in its /tmp.
+  const sharesCache = deps.sandbox && input.trigger?.event !== 'pull_request';
+  const compileCache = sharesCache ? prepareCompileCache(compileCacheDir(deps.dataDir, input)) : undefined;
   if (compileCache) env.TS_NODE_CACHE_DIRECTORY = COMPILE_CACHE_ALIAS;
   const sandboxSpec = deps.sandbox
     ? writeSandboxSpec({ dataDir: deps.dataDir, runDir, workspace, stateDir, compileCache, pulumiRoot: deps.pulumiRoot, envNames: Object.keys(env) }, deps.sandbox)

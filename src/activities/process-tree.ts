@@ -2,6 +2,11 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** PIDs of every live descendant of `root` (Linux /proc). */
 export function descendants(root = process.pid): number[] {
+  return walk(childrenByParent(), [root]);
+}
+
+/** Each live process's children, by parent pid. */
+function childrenByParent(): Map<number, number[]> {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -14,8 +19,12 @@ export function descendants(root = process.pid): number[] {
       /* exited meanwhile */
     }
   }
+  return children;
+}
+
+function walk(children: Map<number, number[]>, roots: number[]): number[] {
   const out: number[] = [];
-  const stack = [root];
+  const stack = [...roots];
   while (stack.length) {
     for (const c of children.get(stack.pop()!) ?? []) {
       out.push(c);
@@ -34,11 +43,14 @@ export function cwdOf(pid: number): string | undefined {
   }
 }
 
-/** SIGKILLs this process's descendants that run inside `dir`: the Automation API hides their PIDs. */
+/**
+ * SIGKILLs this process's descendants that run inside `dir`, and everything they started: the
+ * Automation API hides their PIDs. A sandboxed command's processes see their workspace at another
+ * path (and hostile code may leave it), but its launcher runs in `dir` on the host.
+ */
 export function killProcessesIn(dir: string): number[] {
   const killed: number[] = [];
-  for (const pid of descendants()) {
-    if (!cwdOf(pid)?.startsWith(dir)) continue;
+  for (const pid of withDescendants(descendants().filter((pid) => isInside(cwdOf(pid), dir)))) {
     try {
       process.kill(pid, 'SIGKILL');
       killed.push(pid);
@@ -50,14 +62,20 @@ export function killProcessesIn(dir: string): number[] {
 }
 
 /**
- * Every process on this host working inside `dir`, whoever its parent is: after a worker dies,
- * its Pulumi processes are orphans and no longer anyone's descendants.
+ * Every process on this host working inside `dir`, whoever its parent is, and their descendants:
+ * after a worker dies, its Pulumi processes are orphans and no longer anyone's descendants.
  */
 export function processesIn(dir: string): number[] {
-  return readdirSync('/proc')
+  const inside = readdirSync('/proc')
     .filter((e) => /^\d+$/.test(e))
     .map(Number)
     .filter((pid) => pid !== process.pid && isInside(cwdOf(pid), dir));
+  return withDescendants(inside);
+}
+
+/** The given processes and all of their descendants, each once. */
+function withDescendants(pids: number[]): number[] {
+  return [...new Set([...pids, ...walk(childrenByParent(), pids)])];
 }
 
 /** SIGKILLs every process working inside `dir` and waits up to 10 s for them to go; returns the pids. */
