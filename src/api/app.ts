@@ -51,7 +51,8 @@ export function createApp(deps: ApiDeps) {
     .route('/', docsRoutes(deps.publicUrl))
     // Webhooks authenticate by their signatures and have a limit of their own.
     .use('/api/*', except(['/api/webhooks/*', '/api/openapi.json', '/api/docs', '/api/docs/*'], authenticate(deps), authorize))
-    .use('/api/*', except('/api/webhooks/*', bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') })))
+    // GET and HEAD carry no body, and looking for one makes the Node adapter build a whole Request.
+    .use('/api/*', except(['/api/webhooks/*', (c) => c.req.method === 'GET' || c.req.method === 'HEAD'], bodyLimit({ maxSize: 1024 * 1024, onError: (c) => apiError(c, 413, 'request body is larger than 1 MiB') })))
     .use('/api/stacks/*', gunzipBody)
     .route('/', webhookRoutes(deps))
     .route('/', userRoutes(deps))

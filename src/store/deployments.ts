@@ -181,10 +181,10 @@ export class DeploymentStore {
   }
 
   /** A page of one stack's deployments (by version), or of an organization's (newest first by creation). */
-  async listDeployments(scope: StackRef | { org: string }, o: ListOptions): Promise<{ deployments: DeploymentRecord[]; total: number }> {
+  async listDeployments(scope: StackRef | { org: string }, o: ListOptions, latest?: number): Promise<{ deployments: DeploymentRecord[]; total: number }> {
     let base = this.db.selectFrom('deployments').where('org', '=', scope.org);
     if ('stack' in scope) base = base.where('project', '=', scope.project).where('stack', '=', scope.stack);
-    if ('stack' in scope && !o.status?.length) return this.pageOfStack(scope, o);
+    if ('stack' in scope && !o.status?.length) return this.pageOfStack(scope, o, latest);
     if (o.status?.length) base = base.where('status', 'in', o.status);
     const { total } = await base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
     const dir = o.asc ? 'asc' : 'desc';
@@ -202,8 +202,8 @@ export class DeploymentStore {
    * transaction that inserts it, and deployments are never deleted): the total is the latest
    * version and a page is a range of versions, so neither counting nor OFFSET walks the index.
    */
-  private async pageOfStack(ref: StackRef, o: ListOptions): Promise<{ deployments: DeploymentRecord[]; total: number }> {
-    const total = await this.latestVersion(ref);
+  private async pageOfStack(ref: StackRef, o: ListOptions, latest?: number): Promise<{ deployments: DeploymentRecord[]; total: number }> {
+    const total = latest ?? (await this.latestVersion(ref));
     const skip = (o.page - 1) * o.pageSize;
     const query = this.db.selectFrom('deployments').selectAll().where((eb) => eb.and(stackColumns(ref)));
     const rows = await (o.asc ? query.where('version', '>', skip).orderBy('version', 'asc') : query.where('version', '<=', total - skip).orderBy('version', 'desc'))

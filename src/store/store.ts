@@ -77,8 +77,9 @@ export class Store {
   getDeployment(ref: StackRef, id: string): Promise<DeploymentRecord | undefined> {
     return this.deployments.getDeployment(ref, id);
   }
-  listDeployments(scope: StackRef | { org: string }, o: ListOptions): Promise<{ deployments: DeploymentRecord[]; total: number }> {
-    return this.deployments.listDeployments(scope, o);
+  /** `latest`: the stack's latest version, when the caller has just read it. */
+  listDeployments(scope: StackRef | { org: string }, o: ListOptions, latest?: number): Promise<{ deployments: DeploymentRecord[]; total: number }> {
+    return this.deployments.listDeployments(scope, o, latest);
   }
   getDeploymentByVersion(ref: StackRef, version: number): Promise<DeploymentRecord | undefined> {
     return this.deployments.getDeploymentByVersion(ref, version);

@@ -90,7 +90,7 @@ export function deploymentRoutes(deps: ApiDeps) {
       const q = c.req.valid('query');
       const latest = await store.latestVersion(ref);
       if (latest === 0 && !(await stackExists(store, ref))) return apiError(c, 404, 'stack not found');
-      const page = await store.listDeployments(ref, q);
+      const page = await store.listDeployments(ref, q, latest);
       const history = await stackHistory(deps, ref);
       return c.json({
         deployments: page.deployments.map((d) => presentDeployment(d, latest, updatesOf(history, d.id).map(nestedUpdate))),
