@@ -152,16 +152,30 @@ export function sandboxNpmCache(dir: string | undefined): string | undefined {
   return dir;
 }
 
-/** Hands a directory tree to the sandbox's user (as root; nothing to do otherwise). */
+/**
+ * Hands a directory tree to the sandbox's user (as root; nothing to do otherwise). A shared cache
+ * changes while this walks it (other deployments' npm adds and removes its temporary files): what
+ * is gone by the time it is reached needs nothing.
+ */
 export function giveToSandbox(dir: string): void {
   if (!isRoot() || !existsSync(dir)) return;
   const walk = (d: string) => {
-    chownSync(d, SANDBOX_UID, SANDBOX_UID);
-    for (const e of readdirSync(d, { withFileTypes: true })) {
+    const entries = ifPresent(() => (chownSync(d, SANDBOX_UID, SANDBOX_UID), readdirSync(d, { withFileTypes: true })));
+    for (const e of entries ?? []) {
       const path = join(d, e.name);
       if (e.isDirectory()) walk(path);
-      else if (!e.isSymbolicLink()) chownSync(path, SANDBOX_UID, SANDBOX_UID);
+      else if (!e.isSymbolicLink()) ifPresent(() => chownSync(path, SANDBOX_UID, SANDBOX_UID));
     }
   };
   walk(dir);
+}
+
+/** `fn`'s result, or undefined when what it works on no longer exists. */
+function ifPresent<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
