@@ -1,7 +1,7 @@
 import { chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StackRef } from '../shared/names';
-import { SANDBOX_UID } from './sandbox';
+import { isRoot, SANDBOX_UID } from './sandbox';
 
 /**
  * Where the TypeScript programs of one stack keep what they compiled. Pulumi runs TypeScript through
@@ -16,7 +16,6 @@ export const compileCacheDir = (dataDir: string, s: StackRef): string => join(da
 /** The stack's compile cache, made and (as root) handed to the sandbox's user. */
 export function prepareCompileCache(dir: string): string {
   mkdirSync(dir, { recursive: true });
-  if (process.getuid?.() === 0) chownSync(dir, SANDBOX_UID, SANDBOX_UID);
+  if (isRoot()) chownSync(dir, SANDBOX_UID, SANDBOX_UID);
   return dir;
 }
-
